@@ -1,0 +1,3 @@
+from firehouse.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""FHIR resource rules: JSON handling, ids, meta, versioning, bundles, validation."""
