@@ -1,0 +1,85 @@
+"""The ``firehouse`` command: ``serve`` (the default), ``db migrate``, ``import``, ``cors``.
+
+Every setting of :mod:`firehouse.settings` is a flag of ``serve``, generated
+from the one registry.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from firehouse.settings import REGISTRY, Settings, SettingsError, resolve
+
+
+def _setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for setting in reversed(REGISTRY):
+        help_text = f"{setting.help} [env {setting.env_var}; default {setting.default!r}]"
+        if setting.is_flag:
+            name = setting.flag[2:]
+            decl = f"--{name}/--no-{name}"
+            command = click.option(decl, setting.name, default=None, help=help_text)(command)
+        else:
+            command = click.option(setting.flag, setting.name, default=None, help=help_text)(
+                command
+            )
+    return click.option(
+        "--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+        help="TOML file of settings (keys are the setting names).",
+    )(command)
+
+
+def _resolve_or_exit(flags: dict[str, Any], config_file: str | None) -> Settings:
+    try:
+        return resolve(flags, config_file=config_file)
+    except (SettingsError, OSError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+class DefaultToServe(click.Group):
+    """``firehouse`` with no command (or only options) means ``firehouse serve``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0].startswith("-") and args[0] not in ("--help", "-h", "--version")):
+            args = ["serve", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultToServe)
+@click.version_option(package_name="firehouse")
+def main() -> None:
+    """Firehouse: a FHIR R4 server."""
+
+
+@main.command()
+@_setting_options
+def serve(config_file: str | None, **flags: Any) -> None:
+    """Run the FHIR server."""
+    from firehouse.server import run
+
+    settings = _resolve_or_exit(flags, config_file)
+    sys.exit(run(settings))
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("migrate")
+@click.option("--database", default=None, help="Database URL (default from settings).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False))
+def db_migrate(database: str | None, config_file: str | None) -> None:
+    """Bring the database schema up to date."""
+    from firehouse.storage import open_storage
+
+    settings = _resolve_or_exit({"database": database}, config_file)
+    storage = open_storage(settings.database)
+    try:
+        version = storage.migrate()
+    finally:
+        storage.close()
+    click.echo(f"{settings.database}: schema at version {version}")

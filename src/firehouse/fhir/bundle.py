@@ -1,0 +1,92 @@
+"""Bundles the server builds (https://hl7.org/fhir/R4/bundle.html): history and searchset.
+
+Stored resource bytes are embedded as they are (``orjson.Fragment``), so a page
+of fifty resources costs no parsing at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from firehouse.fhir import json as fhir_json
+from firehouse.fhir.resource import format_instant, new_id
+from firehouse.storage.base import StoredVersion
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    relation: str
+    url: str
+
+
+def _bundle(
+    kind: str, links: Sequence[Link], entries: list[dict[str, Any]], total: int | None = None
+) -> dict[str, Any]:
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": new_id(),
+        "meta": {"lastUpdated": format_instant(datetime.now(UTC))},
+        "type": kind,
+    }
+    if total is not None:
+        bundle["total"] = total
+    if links:
+        bundle["link"] = [{"relation": link.relation, "url": link.url} for link in links]
+    if entries:
+        bundle["entry"] = entries
+    return bundle
+
+
+def _resource(stored: StoredVersion, pretty: bool) -> Any:
+    assert stored.body is not None
+    # Pretty output must re-indent the stored bytes; compact output embeds them.
+    return fhir_json.loads(stored.body) if pretty else orjson.Fragment(stored.body)
+
+
+def history_bundle(
+    base: str, versions: Sequence[StoredVersion], links: Sequence[Link], *, pretty: bool
+) -> bytes:
+    """A ``history`` Bundle: each entry says what request made the version and how it went."""
+    entries: list[dict[str, Any]] = []
+    for stored in versions:
+        url = f"{base}/{stored.resource_type}/{stored.id}"
+        entry: dict[str, Any] = {"fullUrl": url}
+        if not stored.deleted:
+            entry["resource"] = _resource(stored, pretty)
+        request_url = (
+            stored.resource_type if stored.method == "POST" else f"{stored.resource_type}/{stored.id}"
+        )
+        entry["request"] = {"method": stored.method, "url": request_url}
+        entry["response"] = {
+            "status": {"POST": "201 Created", "PUT": "200 OK", "DELETE": "204 No Content"}[
+                stored.method
+            ],
+            "etag": f'W/"{stored.version}"',
+            "lastModified": format_instant(stored.last_updated),
+        }
+        entries.append(entry)
+    return fhir_json.dumps(_bundle("history", links, entries), pretty=pretty)
+
+
+def searchset_bundle(
+    base: str,
+    matches: Sequence[StoredVersion],
+    links: Sequence[Link],
+    *,
+    pretty: bool,
+    total: int | None = None,
+) -> bytes:
+    entries = [
+        {
+            "fullUrl": f"{base}/{stored.resource_type}/{stored.id}",
+            "resource": _resource(stored, pretty),
+            "search": {"mode": "match"},
+        }
+        for stored in matches
+    ]
+    return fhir_json.dumps(_bundle("searchset", links, entries, total), pretty=pretty)

@@ -1,0 +1,29 @@
+"""What every interaction handler needs, wired once by ``create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from firehouse.fhir.service import ResourceService
+from firehouse.settings import Settings
+from firehouse.storage.base import Storage
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    storage: Storage
+    service: ResourceService
+    # Whether cross-origin access is configured right now (CapabilityStatement).
+    cors_enabled: Callable[[], bool]
+    extra: dict[str, Any]
+
+    def base_url(self, request: Request) -> str:
+        """The public base of the FHIR API, without a trailing slash."""
+        if self.settings.base_url:
+            return self.settings.base_url.rstrip("/")
+        return str(request.base_url).rstrip("/")

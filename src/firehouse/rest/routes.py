@@ -1,0 +1,81 @@
+"""The FHIR API's URL map (https://hl7.org/fhir/R4/http.html#summary).
+
+Each path maps HTTP methods to one interaction handler; a method the path does
+not serve is a 405 OperationOutcome with ``Allow``, and HEAD is served wherever
+GET is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from firehouse.errors import Category, FhirError, Issue
+from firehouse.rest import capabilities, create, delete, health, history, read, search, update
+from firehouse.rest.context import Context
+from firehouse.rest.errors import error_response
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+class Dispatch:
+    """An ASGI endpoint choosing the interaction by HTTP method."""
+
+    def __init__(self, ctx: Context, handlers: Mapping[str, Handler]) -> None:
+        self.ctx = ctx
+        self.handlers = dict(handlers)
+        if "GET" in self.handlers:
+            self.handlers.setdefault("HEAD", self.handlers["GET"])
+        self.allow = ", ".join(sorted(self.handlers))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        handler = self.handlers.get(request.method)
+        try:
+            if handler is None:
+                raise FhirError(
+                    Category.METHOD_NOT_ALLOWED,
+                    Issue(
+                        f"{request.method[:20]} is not allowed on {request.url.path[:200]}; "
+                        f"allowed: {self.allow}",
+                        code="not-supported",
+                    ),
+                    headers={"Allow": self.allow},
+                )
+            response = await handler(self.ctx, request, **request.path_params)
+        except FhirError as error:
+            response = error_response(error, head=request.method == "HEAD")
+        await response(scope, receive, send)
+
+
+def _not_yet(what: str) -> Handler:
+    async def handler(ctx: Context, request: Request, **_: str) -> Any:
+        raise FhirError(Category.UNSUPPORTED, Issue(f"{what} is not supported yet", "not-supported"))
+
+    return handler
+
+
+def fhir_routes(ctx: Context) -> list[BaseRoute]:
+    def route(path: str, **handlers: Handler) -> Route:
+        return Route(path, Dispatch(ctx, handlers))
+
+    return [
+        route("/metadata", GET=capabilities.capabilities),
+        route("/health/check", GET=health.health_check),
+        route("/_history", GET=history.system_history),
+        route("/", POST=_not_yet("batch/transaction")),
+        route("/{resource_type}/_history", GET=history.type_history),
+        route("/{resource_type}", GET=search.search_type, POST=create.create),
+        route("/{resource_type}/{id}/_history/{version}", GET=read.vread),
+        route("/{resource_type}/{id}/_history", GET=history.instance_history),
+        route(
+            "/{resource_type}/{id}",
+            GET=read.read,
+            PUT=update.update,
+            DELETE=delete.delete,
+        ),
+    ]

@@ -1,0 +1,65 @@
+"""Running the ASGI app under uvicorn with one or several worker processes.
+
+The socket is bound before the "listening" line is printed, so a client that
+reads the line can connect at once; SIGTERM/SIGINT let in-flight requests
+finish (each write is one transaction, so nothing is half-written).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from firehouse.app import SETTINGS_ENV
+from firehouse.settings import Settings
+from firehouse.storage import open_storage
+
+log = logging.getLogger("firehouse")
+
+
+def _public_url(settings: Settings) -> str:
+    if settings.base_url:
+        return settings.base_url
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+def run(settings: Settings) -> int:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    storage = open_storage(settings.database)
+    try:
+        version = storage.migrate()
+    finally:
+        storage.close()
+    log.info("database %s at schema version %d", settings.database, version)
+    os.environ[SETTINGS_ENV] = json.dumps(settings.to_json())
+    config = uvicorn.Config(
+        "firehouse.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+    sock = config.bind_socket()
+    print(
+        f"Firehouse FHIR R4 server listening on {_public_url(settings)} "
+        f"(database {settings.database}, {settings.workers} worker(s))",
+        flush=True,
+    )
+    server = uvicorn.Server(config)
+    if settings.workers > 1:
+        Multiprocess(config, target=server.run, sockets=[sock]).run()
+    else:
+        server.run(sockets=[sock])
+    return 0

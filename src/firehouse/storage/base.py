@@ -1,0 +1,128 @@
+"""The storage interface: the only storage import callers need.
+
+Resources are kept as the exact JSON bytes the server will send back (the
+client's JSON plus server-managed ``id``/``meta``), so a read is one lookup and
+no model class ever rewrites a client's decimals or element order. Every write
+happens inside one :class:`Transaction`: it succeeds whole or changes nothing.
+The backend is chosen by the database URL (see :func:`firehouse.storage.open_storage`).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """One version of a resource as stored."""
+
+    resource_type: str
+    id: str
+    version: int
+    last_updated: datetime  # timezone-aware UTC
+    deleted: bool
+    body: bytes | None  # None for a deletion
+    method: str  # the interaction that made it: POST, PUT or DELETE
+
+
+# Builds the stored JSON bytes once the version and time are known, inside the
+# transaction, so ``meta.versionId`` and ``meta.lastUpdated`` always agree with
+# the row.
+RenderBody = Callable[[int, datetime], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    resource_type: str | None = None  # None: the whole system
+    id: str | None = None  # with resource_type: one instance
+    since: datetime | None = None
+    before_seq: int | None = None  # keyset cursor: only entries older than this
+    count: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    entries: tuple[StoredVersion, ...]
+    next_cursor: int | None  # pass as before_seq for the next page
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """The current, non-deleted resources of one type, newest-written last."""
+
+    resource_type: str
+    ids: tuple[str, ...] | None = None
+    after_key: int | None = None  # keyset cursor
+    count: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    entries: tuple[StoredVersion, ...]
+    next_cursor: int | None
+
+
+class VersionConflict(Exception):
+    """A write lost a race it could not see coming (retry is safe)."""
+
+
+class Transaction(abc.ABC):
+    """Reads and writes that commit together."""
+
+    @abc.abstractmethod
+    def current(self, resource_type: str, id: str) -> StoredVersion | None:
+        """The latest version (possibly a deletion), or None if never written."""
+
+    @abc.abstractmethod
+    def write(
+        self,
+        resource_type: str,
+        id: str,
+        render: RenderBody,
+        *,
+        method: str,
+        previous: StoredVersion | None,
+    ) -> StoredVersion:
+        """Store the next version after ``previous`` (None: the first version)."""
+
+    @abc.abstractmethod
+    def delete(self, resource_type: str, id: str, *, previous: StoredVersion) -> StoredVersion:
+        """Record a deletion as the next version after ``previous``."""
+
+
+class Storage(abc.ABC):
+    """A FHIR resource store."""
+
+    url: str
+
+    @abc.abstractmethod
+    def migrate(self) -> int:
+        """Bring the schema up to date; returns the schema version."""
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A write transaction; leaving the block by an exception rolls it back."""
+
+    @abc.abstractmethod
+    def read(self, resource_type: str, id: str) -> StoredVersion | None:
+        """The latest version (possibly a deletion), or None."""
+
+    @abc.abstractmethod
+    def vread(self, resource_type: str, id: str, version: int) -> StoredVersion | None: ...
+
+    @abc.abstractmethod
+    def history(self, query: HistoryQuery) -> HistoryPage: ...
+
+    @abc.abstractmethod
+    def list_current(self, query: ListQuery) -> ListPage: ...
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise if the database does not answer."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,43 @@
+"""Versioned schema migrations, applied in order and recorded in ``schema_version``.
+
+A migration is a function of a SQLAlchemy connection inside the migration's
+transaction. Add new ones at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, func, insert, inspect, select
+
+from firehouse.storage import schema
+
+Migration = Callable[[Connection], None]
+
+
+def _v1_core_tables(conn: Connection) -> None:
+    for table in (schema.resources, schema.resource_history, schema.server_state):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_core_tables,)
+LATEST = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table(schema.schema_version.name):
+        return 0
+    return int(conn.execute(select(func.coalesce(func.max(schema.schema_version.c.version), 0))).scalar_one())
+
+
+def migrate(conn: Connection) -> int:
+    """Apply what is missing; the caller holds a write transaction."""
+    schema.schema_version.create(conn, checkfirst=True)
+    done = current_version(conn)
+    for number, migration in enumerate(MIGRATIONS[done:], start=done + 1):
+        migration(conn)
+        conn.execute(
+            insert(schema.schema_version).values(version=number, applied_at=int(time.time()))
+        )
+    return LATEST

@@ -1,0 +1,257 @@
+"""The SQLAlchemy Core implementation of :mod:`firehouse.storage.base`.
+
+Portable SQL only: everything dialect-specific (connection pragmas, how a
+write transaction takes its lock) lives in the backend packages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, and_, insert, select, update
+
+from firehouse.storage import migrations
+from firehouse.storage.base import (
+    HistoryPage,
+    HistoryQuery,
+    ListPage,
+    ListQuery,
+    RenderBody,
+    Storage,
+    StoredVersion,
+    Transaction,
+    VersionConflict,
+)
+from firehouse.storage.schema import resource_history, resources
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _now_micros() -> int:
+    return to_micros(datetime.now(UTC))
+
+
+_CURRENT_COLUMNS = (
+    resources.c.resource_type,
+    resources.c.id,
+    resources.c.version,
+    resources.c.last_updated,
+    resources.c.deleted,
+    resources.c.body,
+)
+_HISTORY_COLUMNS = (
+    resource_history.c.resource_type,
+    resource_history.c.id,
+    resource_history.c.version,
+    resource_history.c.last_updated,
+    resource_history.c.deleted,
+    resource_history.c.body,
+    resource_history.c.method,
+)
+
+
+def _current_from_row(row: Row[Any]) -> StoredVersion:
+    return StoredVersion(
+        resource_type=row.resource_type,
+        id=row.id,
+        version=row.version,
+        last_updated=from_micros(row.last_updated),
+        deleted=bool(row.deleted),
+        body=row.body,
+        method="DELETE" if row.deleted else "PUT",
+    )
+
+
+def _history_from_row(row: Row[Any]) -> StoredVersion:
+    return StoredVersion(
+        resource_type=row.resource_type,
+        id=row.id,
+        version=row.version,
+        last_updated=from_micros(row.last_updated),
+        deleted=bool(row.deleted),
+        body=row.body,
+        method=row.method,
+    )
+
+
+def _select_current(conn: Connection, resource_type: str, id: str, lock: bool) -> StoredVersion | None:
+    query = select(*_CURRENT_COLUMNS).where(
+        resources.c.resource_type == resource_type, resources.c.id == id
+    )
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return _current_from_row(row) if row is not None else None
+
+
+class SqlTransaction(Transaction):
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    def current(self, resource_type: str, id: str) -> StoredVersion | None:
+        return _select_current(self._conn, resource_type, id, lock=True)
+
+    def _next(self, previous: StoredVersion | None) -> tuple[int, int]:
+        now = _now_micros()
+        if previous is None:
+            return 1, now
+        # lastUpdated never goes backwards for one resource, even if the clock does.
+        return previous.version + 1, max(now, to_micros(previous.last_updated) + 1)
+
+    def _store(
+        self,
+        resource_type: str,
+        id: str,
+        previous: StoredVersion | None,
+        version: int,
+        micros: int,
+        body: bytes | None,
+        method: str,
+    ) -> StoredVersion:
+        deleted = body is None
+        values = {"version": version, "last_updated": micros, "deleted": deleted, "body": body}
+        if previous is None:
+            self._conn.execute(
+                insert(resources).values(resource_type=resource_type, id=id, **values)
+            )
+        else:
+            result = self._conn.execute(
+                update(resources)
+                .where(
+                    and_(
+                        resources.c.resource_type == resource_type,
+                        resources.c.id == id,
+                        resources.c.version == previous.version,
+                    )
+                )
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise VersionConflict(f"{resource_type}/{id} changed during the write")
+        self._conn.execute(
+            insert(resource_history).values(
+                resource_type=resource_type, id=id, method=method, **values
+            )
+        )
+        return StoredVersion(
+            resource_type, id, version, from_micros(micros), deleted, body, method
+        )
+
+    def write(
+        self,
+        resource_type: str,
+        id: str,
+        render: RenderBody,
+        *,
+        method: str,
+        previous: StoredVersion | None,
+    ) -> StoredVersion:
+        version, micros = self._next(previous)
+        body = render(version, from_micros(micros))
+        return self._store(resource_type, id, previous, version, micros, body, method)
+
+    def delete(self, resource_type: str, id: str, *, previous: StoredVersion) -> StoredVersion:
+        version, micros = self._next(previous)
+        return self._store(resource_type, id, previous, version, micros, None, "DELETE")
+
+
+class SqlStorage(Storage):
+    """Storage on any SQLAlchemy engine; backends supply the engine and the write lock."""
+
+    def __init__(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
+
+    # Backends override this to take the database's write lock up front.
+    @contextmanager
+    def _write_connection(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def migrate(self) -> int:
+        with self._write_connection() as conn:
+            return migrations.migrate(conn)
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return migrations.current_version(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        with self._write_connection() as conn:
+            yield SqlTransaction(conn)
+
+    def read(self, resource_type: str, id: str) -> StoredVersion | None:
+        with self.engine.connect() as conn:
+            return _select_current(conn, resource_type, id, lock=False)
+
+    def vread(self, resource_type: str, id: str, version: int) -> StoredVersion | None:
+        query = select(*_HISTORY_COLUMNS).where(
+            resource_history.c.resource_type == resource_type,
+            resource_history.c.id == id,
+            resource_history.c.version == version,
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _history_from_row(row) if row is not None else None
+
+    def history(self, query: HistoryQuery) -> HistoryPage:
+        stmt = select(resource_history.c.seq, *_HISTORY_COLUMNS)
+        if query.resource_type is not None:
+            stmt = stmt.where(resource_history.c.resource_type == query.resource_type)
+            if query.id is not None:
+                stmt = stmt.where(resource_history.c.id == query.id)
+        if query.since is not None:
+            stmt = stmt.where(resource_history.c.last_updated >= to_micros(query.since))
+        if query.before_seq is not None:
+            stmt = stmt.where(resource_history.c.seq < query.before_seq)
+        stmt = stmt.order_by(resource_history.c.seq.desc()).limit(query.count + 1)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        more = len(rows) > query.count
+        rows = rows[: query.count]
+        return HistoryPage(
+            entries=tuple(_history_from_row(r) for r in rows),
+            next_cursor=rows[-1].seq if more and rows else None,
+        )
+
+    def list_current(self, query: ListQuery) -> ListPage:
+        stmt = select(resources.c.key, *_CURRENT_COLUMNS).where(
+            resources.c.resource_type == query.resource_type,
+            resources.c.deleted.is_(False),
+        )
+        if query.ids is not None:
+            stmt = stmt.where(resources.c.id.in_(query.ids))
+        if query.after_key is not None:
+            stmt = stmt.where(resources.c.key > query.after_key)
+        stmt = stmt.order_by(resources.c.key).limit(query.count + 1)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        more = len(rows) > query.count
+        rows = rows[: query.count]
+        return ListPage(
+            entries=tuple(_current_from_row(r) for r in rows),
+            next_cursor=rows[-1].key if more and rows else None,
+        )
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1)).scalar_one()
+
+    def close(self) -> None:
+        self.engine.dispose()
