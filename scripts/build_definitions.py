@@ -168,7 +168,11 @@ def main() -> int:
         "excluded": excluded,
         "counts": {
             "resourceTypes": len(structure["resourceTypes"]),
-            "complexTypes": sum(1 for t in structure["types"].values() if t["kind"] != "resource"),
+            "complexTypes": sum(
+                1
+                for name, t in structure["types"].items()
+                if t["kind"] != "resource" and name != "Element"
+            ),
             "primitiveTypes": len(structure["primitives"]),
             "searchParameters": len(search_parameters),
         },
@@ -254,8 +258,11 @@ def _compile_structure(definitions: list[dict[str, Any]]) -> dict[str, Any]:
     resource_types = []
     for sd in sorted(definitions, key=lambda s: s["id"]):
         kind = sd["kind"]
-        if sd.get("abstract") or kind == "logical":
-            continue  # Resource, DomainResource, Element, BackboneElement, MetadataResource
+        # Abstract types are never instantiated, except that the `_name` object
+        # holding a primitive's id and extensions is a bare Element
+        # (https://hl7.org/fhir/R4/json.html#primitive).
+        if (sd.get("abstract") and sd["id"] != "Element") or kind == "logical":
+            continue  # Resource, DomainResource, BackboneElement, MetadataResource
         if kind == "primitive-type":
             primitives[sd["id"]] = _primitive(sd)
             continue
