@@ -15,6 +15,9 @@ from typing import Any
 from starlette.routing import Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from firehouse.cors.middleware import CorsMiddleware
+from firehouse.cors.policy import CorsPolicy
+from firehouse.cors.startup import policy_from_settings
 from firehouse.errors import Category, FhirError, Issue
 from firehouse.fhir.service import ResourceService
 from firehouse.rest.context import Context
@@ -38,14 +41,25 @@ async def _no_route(scope: Scope, receive: Receive, send: Send) -> None:
     await error_response(error, head=scope["method"] == "HEAD")(scope, receive, send)
 
 
+class FixedPolicy:
+    """The CORS policy as given at start-up."""
+
+    def __init__(self, policy: CorsPolicy) -> None:
+        self.policy = policy
+
+    def get(self) -> CorsPolicy:
+        return self.policy
+
+
 def create_app(settings: Settings, *, storage: Storage | None = None) -> ASGIApp:
     storage = storage or open_storage(settings.database)
     storage.migrate()
+    cors = FixedPolicy(policy_from_settings(settings))
     ctx = Context(
         settings=settings,
         storage=storage,
         service=ResourceService(storage),
-        cors_enabled=lambda: False,
+        cors_enabled=lambda: cors.get().enabled,
         extra={},
     )
 
@@ -55,7 +69,7 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> ASGIApp
         storage.close()
 
     router = Router(fhir_routes(ctx), default=_no_route, lifespan=lifespan)
-    return FhirEnvelope(router)
+    return CorsMiddleware(FhirEnvelope(router), cors.get)
 
 
 def app_from_environment() -> ASGIApp:

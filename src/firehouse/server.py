@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from firehouse.app import SETTINGS_ENV
+from firehouse.cors.policy import InvalidPolicy, warnings
+from firehouse.cors.startup import policy_from_settings
 from firehouse.settings import Settings
 from firehouse.storage import open_storage
 
@@ -33,6 +36,15 @@ def run(settings: Settings) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:
+        policy = policy_from_settings(settings)
+    except InvalidPolicy as exc:
+        print("firehouse: the CORS settings are invalid, nothing was started:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem.id} {problem.field}: {problem.message}", file=sys.stderr)
+        return 2
+    for warning in warnings(policy):
+        log.warning("CORS %s", warning)
     storage = open_storage(settings.database)
     try:
         version = storage.migrate()
