@@ -11,7 +11,9 @@ from firehouse.settings import REGISTRY, SettingsError, resolve
 
 def test_precedence(tmp_path: Path) -> None:
     config = tmp_path / "firehouse.toml"
-    config.write_text('port = 9001\nworkers = 3\nhost = "0.0.0.0"\ncors_origins = ["https://a.example"]\n')
+    config.write_text(
+        'port = 9001\nworkers = 3\nhost = "0.0.0.0"\ncors_origins = ["https://a.example"]\n'
+    )
     env = {"FIREHOUSE_PORT": "9002", "FIREHOUSE_WORKERS": "4"}
     settings = resolve({"port": "9003"}, config_file=config, environ=env)
     assert settings.port == 9003  # flag
@@ -23,10 +25,12 @@ def test_precedence(tmp_path: Path) -> None:
 
 
 def test_lists_from_text_and_booleans_from_env() -> None:
-    settings = resolve(environ={
-        "FIREHOUSE_CORS_METHODS": "GET, PUT  POST",
-        "FIREHOUSE_CORS_ALLOW_CREDENTIALS": "true",
-    })
+    settings = resolve(
+        environ={
+            "FIREHOUSE_CORS_METHODS": "GET, PUT  POST",
+            "FIREHOUSE_CORS_ALLOW_CREDENTIALS": "true",
+        }
+    )
     assert settings.cors_methods == ("GET", "PUT", "POST")
     assert settings.cors_allow_credentials is True
 

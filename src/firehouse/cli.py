@@ -27,7 +27,9 @@ def _setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 command
             )
     return click.option(
-        "--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, dir_okay=False),
         help="TOML file of settings (keys are the setting names).",
     )(command)
 

@@ -73,8 +73,11 @@ def test_update_makes_a_new_version_and_keeps_the_old(client: TestClient) -> Non
 
 
 def test_update_as_create_uses_the_client_id(client: TestClient) -> None:
-    response = client.put("/Patient/client-chosen.1", json={"resourceType": "Patient",
-                                                            "id": "client-chosen.1"}, headers=FHIR)
+    response = client.put(
+        "/Patient/client-chosen.1",
+        json={"resourceType": "Patient", "id": "client-chosen.1"},
+        headers=FHIR,
+    )
     assert response.status_code == 201
     assert response.headers["location"].endswith("/Patient/client-chosen.1/_history/1")
     assert client.get("/Patient/client-chosen.1").status_code == 200
@@ -86,7 +89,11 @@ def test_update_as_create_uses_the_client_id(client: TestClient) -> None:
         ("/Patient/a", {"resourceType": "Patient", "id": "b"}, "does not match the URL's id"),
         ("/Patient/a", {"resourceType": "Patient"}, "has no id"),
         ("/Patient/a", {"resourceType": "Observation", "id": "a"}, "does not match the URL's type"),
-        ("/Patient/" + "x" * 65, {"resourceType": "Patient", "id": "x" * 65}, "Invalid resource id"),
+        (
+            "/Patient/" + "x" * 65,
+            {"resourceType": "Patient", "id": "x" * 65},
+            "Invalid resource id",
+        ),
         ("/Patient/a", [1, 2], "must be a JSON object"),
     ],
     ids=["id-mismatch", "missing-id", "type-mismatch", "id-too-long", "not-an-object"],
@@ -126,7 +133,9 @@ def test_delete_then_gone_and_history_keeps_versions(client: TestClient) -> None
     again = client.delete(f"/Patient/{id}")
     assert again.status_code == 204 and "etag" not in again.headers
     assert client.delete("/Patient/never-was").status_code == 204
-    methods = [e["request"]["method"] for e in client.get(f"/Patient/{id}/_history").json()["entry"]]
+    methods = [
+        e["request"]["method"] for e in client.get(f"/Patient/{id}/_history").json()["entry"]
+    ]
     assert methods == ["DELETE", "POST"]
     # A deleted resource can be brought back by an update (a new version, 201).
     revived = client.put(f"/Patient/{id}", json={"resourceType": "Patient", "id": id}, headers=FHIR)
@@ -157,7 +166,9 @@ def test_prefer_return(client: TestClient) -> None:
 def test_content_negotiation(client: TestClient) -> None:
     id = create(client).json()["id"]
     assert client.get(f"/Patient/{id}", headers={"Accept": "application/json"}).status_code == 200
-    assert client.get(f"/Patient/{id}", headers={"Accept": "application/fhir+xml"}).status_code == 406
+    assert (
+        client.get(f"/Patient/{id}", headers={"Accept": "application/fhir+xml"}).status_code == 406
+    )
     assert client.get(f"/Patient/{id}?_format=xml").status_code == 406
     assert client.get(f"/Patient/{id}?_format=json").status_code == 200
     browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -165,7 +176,9 @@ def test_content_negotiation(client: TestClient) -> None:
     pretty = client.get(f"/Patient/{id}?_pretty=true")
     assert pretty.text.startswith('{\n  "resourceType": "Patient"')
     assert '"valueDecimal": 120.00' in pretty.text
-    xml = client.post("/Patient", content=b"<Patient/>", headers={"Content-Type": "application/fhir+xml"})
+    xml = client.post(
+        "/Patient", content=b"<Patient/>", headers={"Content-Type": "application/fhir+xml"}
+    )
     assert xml.status_code == 415
     plain = client.post("/Patient", content=PATIENT, headers={"Content-Type": "application/json"})
     assert plain.status_code == 201
@@ -197,8 +210,9 @@ def test_malformed_json_is_400_naming_the_place(client: TestClient) -> None:
     response = client.post("/Patient", content=b'{"resourceType": "Patient",', headers=FHIR)
     assert response.status_code == 400
     assert "line 1 column" in response.json()["issue"][0]["diagnostics"]
-    duplicate = client.post("/Patient", content=b'{"resourceType":"Patient","active":true,"active":false}',
-                            headers=FHIR)
+    duplicate = client.post(
+        "/Patient", content=b'{"resourceType":"Patient","active":true,"active":false}', headers=FHIR
+    )
     assert duplicate.status_code == 400 and "duplicate property 'active'" in duplicate.text
     nan = client.post("/Patient", content=b'{"resourceType":"Patient","x":NaN}', headers=FHIR)
     assert nan.status_code == 400

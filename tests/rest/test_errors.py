@@ -45,8 +45,9 @@ def small_client(tmp_path: Path) -> Iterator[TestClient]:
 
 def test_a_body_over_the_limit_is_413_without_being_read(small_client: TestClient) -> None:
     big = b'{"resourceType":"Patient","name":[{"text":"' + b"x" * 5000 + b'"}]}'
-    response = small_client.post("/Patient", content=big,
-                                 headers={"Content-Type": "application/fhir+json"})
+    response = small_client.post(
+        "/Patient", content=big, headers={"Content-Type": "application/fhir+json"}
+    )
     assert response.status_code == 413
     assert response.json()["issue"][0]["code"] == "too-costly"
 
@@ -54,14 +55,18 @@ def test_a_body_over_the_limit_is_413_without_being_read(small_client: TestClien
         for _ in range(10):
             yield b" " * 500
 
-    streamed = small_client.post("/Patient", content=chunks(),
-                                 headers={"Content-Type": "application/fhir+json"})
+    streamed = small_client.post(
+        "/Patient", content=chunks(), headers={"Content-Type": "application/fhir+json"}
+    )
     assert streamed.status_code == 413
     assert small_client.get("/_history").json().get("entry") is None
 
 
 def test_every_request_gets_a_request_id(client: TestClient) -> None:
     assert len(client.get("/metadata").headers["x-request-id"]) == 32
-    assert client.get("/metadata", headers={"X-Request-Id": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert (
+        client.get("/metadata", headers={"X-Request-Id": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
     hostile = client.get("/metadata", headers={"X-Request-Id": "a b\tc"}).headers["x-request-id"]
     assert hostile != "a b\tc"

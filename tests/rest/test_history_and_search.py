@@ -25,13 +25,21 @@ def _follow(client: TestClient, url: str) -> list[dict]:
 
 
 def test_history_pages_cover_every_version_once(client: TestClient) -> None:
-    ids = [client.post("/Patient", json={"resourceType": "Patient"}, headers=FHIR).json()["id"]
-           for _ in range(5)]
+    ids = [
+        client.post("/Patient", json={"resourceType": "Patient"}, headers=FHIR).json()["id"]
+        for _ in range(5)
+    ]
     for id in ids[:3]:
-        client.put(f"/Patient/{id}", json={"resourceType": "Patient", "id": id, "active": True},
-                   headers=FHIR)
-    client.post("/Observation", json={"resourceType": "Observation", "status": "final",
-                                      "code": {"text": "x"}}, headers=FHIR)
+        client.put(
+            f"/Patient/{id}",
+            json={"resourceType": "Patient", "id": id, "active": True},
+            headers=FHIR,
+        )
+    client.post(
+        "/Observation",
+        json={"resourceType": "Observation", "status": "final", "code": {"text": "x"}},
+        headers=FHIR,
+    )
     system = _follow(client, "/_history?_count=3")
     assert len(system) == 9
     assert len({(e["fullUrl"], e["response"]["etag"]) for e in system}) == 9
@@ -55,8 +63,10 @@ def test_history_since(client: TestClient) -> None:
 
 
 def test_type_search_lists_current_resources_and_pages(client: TestClient) -> None:
-    ids = [client.post("/Patient", json={"resourceType": "Patient"}, headers=FHIR).json()["id"]
-           for _ in range(5)]
+    ids = [
+        client.post("/Patient", json={"resourceType": "Patient"}, headers=FHIR).json()["id"]
+        for _ in range(5)
+    ]
     client.delete(f"/Patient/{ids[0]}")
     found = _follow(client, "/Patient?_count=2")
     assert sorted(e["resource"]["id"] for e in found) == sorted(ids[1:])
@@ -86,8 +96,16 @@ def test_metadata_describes_what_is_implemented(client: TestClient) -> None:
     assert len(types) == 146 and "SubscriptionStatus" not in types  # R4 4.0.1, not 4.3
     patient = next(r for r in rest["resource"] if r["type"] == "Patient")
     codes = {i["code"] for i in patient["interaction"]}
-    assert codes == {"read", "vread", "update", "delete", "history-instance", "history-type",
-                     "create", "search-type"}
+    assert codes == {
+        "read",
+        "vread",
+        "update",
+        "delete",
+        "history-instance",
+        "history-type",
+        "create",
+        "search-type",
+    }
     assert rest["security"]["cors"] is False
 
 

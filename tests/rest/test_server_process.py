@@ -21,7 +21,9 @@ FHIR = {"Content-Type": "application/fhir+json"}
 CLEAN_EXIT = (0, -signal.SIGTERM)
 
 
-def test_serve_creates_the_database_prints_where_it_listens_and_stops_cleanly(tmp_path: Path) -> None:
+def test_serve_creates_the_database_prints_where_it_listens_and_stops_cleanly(
+    tmp_path: Path,
+) -> None:
     database = tmp_path / "new" / "fh.db"
     server = start_server(database, cwd=tmp_path)
     try:
@@ -29,7 +31,9 @@ def test_serve_creates_the_database_prints_where_it_listens_and_stops_cleanly(tm
         assert f"listening on {server.url}" in server.log()
         mode = sqlite3.connect(database).execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"
-        created = httpx.post(f"{server.url}/Patient", json={"resourceType": "Patient"}, headers=FHIR)
+        created = httpx.post(
+            f"{server.url}/Patient", json={"resourceType": "Patient"}, headers=FHIR
+        )
         assert created.status_code == 201
     finally:
         code = server.stop(signal.SIGTERM)
@@ -44,8 +48,11 @@ def test_sigterm_lets_an_in_flight_write_finish(tmp_path: Path) -> None:
         with httpx.Client(timeout=30) as client:
             for i in range(200):
                 try:
-                    response = client.put(f"{server.url}/Patient/p{i}",
-                                          json={"resourceType": "Patient", "id": f"p{i}"}, headers=FHIR)
+                    response = client.put(
+                        f"{server.url}/Patient/p{i}",
+                        json={"resourceType": "Patient", "id": f"p{i}"},
+                        headers=FHIR,
+                    )
                 except httpx.HTTPError:
                     return
                 results.append(response.status_code)
@@ -73,8 +80,11 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path: Path) -> None:
             while not stop.is_set():
                 id = f"w{threading.get_ident() % 1000}-{i}"
                 try:
-                    response = client.put(f"{server.url}/Patient/{id}",
-                                          json={"resourceType": "Patient", "id": id}, headers=FHIR)
+                    response = client.put(
+                        f"{server.url}/Patient/{id}",
+                        json={"resourceType": "Patient", "id": id},
+                        headers=FHIR,
+                    )
                 except httpx.HTTPError:
                     return
                 if response.status_code == 201:
@@ -92,7 +102,9 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path: Path) -> None:
         thread.join()
     assert len(acknowledged) > 10
     with running_server(database) as again, httpx.Client() as client:
-        missing = [id for id in acknowledged if client.get(f"{again.url}/Patient/{id}").status_code != 200]
+        missing = [
+            id for id in acknowledged if client.get(f"{again.url}/Patient/{id}").status_code != 200
+        ]
     assert missing == []
     check = sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone()[0]
     assert check == "ok"
@@ -112,8 +124,11 @@ def test_parallel_if_match_updates_lose_nothing_across_two_workers(tmp_path: Pat
                     version = current.headers["etag"]
                     response = client.put(
                         url,
-                        json={"resourceType": "Patient", "id": "shared",
-                              "name": [{"text": f"{worker}-{attempt}"}]},
+                        json={
+                            "resourceType": "Patient",
+                            "id": "shared",
+                            "name": [{"text": f"{worker}-{attempt}"}],
+                        },
                         headers={**FHIR, "If-Match": version},
                     )
                     if response.status_code == 200:

@@ -14,8 +14,13 @@ from firehouse.storage.base import HistoryQuery, ListQuery, Storage, VersionConf
 def _render(resource_type: str, id: str, note: str = ""):
     def render(version: int, moment: datetime) -> bytes:
         return orjson.dumps(
-            {"resourceType": resource_type, "id": id, "v": version, "note": note,
-             "at": moment.isoformat()}
+            {
+                "resourceType": resource_type,
+                "id": id,
+                "v": version,
+                "note": note,
+                "at": moment.isoformat(),
+            }
         )
 
     return render
@@ -24,8 +29,13 @@ def _render(resource_type: str, id: str, note: str = ""):
 def _put(storage: Storage, resource_type: str, id: str, note: str = ""):
     with storage.transaction() as tx:
         previous = tx.current(resource_type, id)
-        return tx.write(resource_type, id, _render(resource_type, id, note),
-                        method="PUT" if previous else "POST", previous=previous)
+        return tx.write(
+            resource_type,
+            id,
+            _render(resource_type, id, note),
+            method="PUT" if previous else "POST",
+            previous=previous,
+        )
 
 
 def test_migrate_is_idempotent(storage: Storage) -> None:
@@ -71,8 +81,13 @@ def test_a_failed_transaction_leaves_no_trace(storage: Storage) -> None:
     with pytest.raises(RuntimeError), storage.transaction() as tx:
         tx.write("Patient", "new", _render("Patient", "new"), method="POST", previous=None)
         previous = tx.current("Patient", "keep")
-        tx.write("Patient", "keep", _render("Patient", "keep", "changed"), method="PUT",
-                 previous=previous)
+        tx.write(
+            "Patient",
+            "keep",
+            _render("Patient", "keep", "changed"),
+            method="PUT",
+            previous=previous,
+        )
         raise RuntimeError("the last entry failed")
     assert storage.read("Patient", "new") is None
     keep = storage.read("Patient", "keep")
@@ -155,5 +170,7 @@ def test_parallel_writers_lose_no_update(storage: Storage) -> None:
     assert errors == []
     current = storage.read("Patient", "shared")
     assert current is not None and current.version == 41
-    versions = [e.version for e in storage.history(HistoryQuery("Patient", "shared", count=100)).entries]
+    versions = [
+        e.version for e in storage.history(HistoryQuery("Patient", "shared", count=100)).entries
+    ]
     assert versions == list(range(41, 0, -1))

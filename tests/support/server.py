@@ -56,8 +56,19 @@ def start_server(
     log_file = log_path.open("w")
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "firehouse", "serve", "--port", str(port),
-         "--database", database_url, "--log-level", "warning", *args],
+        [
+            sys.executable,
+            "-m",
+            "firehouse",
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            database_url,
+            "--log-level",
+            "warning",
+            *args,
+        ],
         stdout=log_file,
         stderr=subprocess.STDOUT,
         env=full_env,

@@ -59,7 +59,9 @@ def history_bundle(
         if not stored.deleted:
             entry["resource"] = _resource(stored, pretty)
         request_url = (
-            stored.resource_type if stored.method == "POST" else f"{stored.resource_type}/{stored.id}"
+            stored.resource_type
+            if stored.method == "POST"
+            else f"{stored.resource_type}/{stored.id}"
         )
         entry["request"] = {"method": stored.method, "url": request_url}
         entry["response"] = {

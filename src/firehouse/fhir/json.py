@@ -3,8 +3,9 @@
 A FHIR ``decimal`` keeps its precision: ``120.00`` must come back as ``120.00``.
 Floats cannot do that, so every JSON number with a fraction or exponent is kept
 as :class:`JsonDecimal`, the literal text, and written back verbatim (so is an
-integer literal too long for 64 bits). Other integers are plain ``int``. Duplicate object keys and the non-JSON constants
-``NaN``/``Infinity`` are rejected, because FHIR forbids them.
+integer literal too long for 64 bits). Other integers are plain ``int``.
+Duplicate object keys and the non-JSON constants ``NaN``/``Infinity`` are
+rejected, because FHIR forbids them.
 """
 
 from __future__ import annotations

@@ -72,8 +72,10 @@ def _check_if_match(current: StoredVersion | None, if_match: int | None) -> None
     if if_match is None:
         return
     if current is None or current.deleted or current.version != if_match:
-        have = "it does not exist" if current is None or current.deleted else (
-            f"the current version is {current.version}"
+        have = (
+            "it does not exist"
+            if current is None or current.deleted
+            else (f"the current version is {current.version}")
         )
         raise FhirError(
             Category.PRECONDITION_FAILED,

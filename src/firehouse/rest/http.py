@@ -35,7 +35,7 @@ def parse_etag(value: str, header: str) -> int:
         text = text[2:]
     text = text.strip('"')
     if not text.isdigit() or len(text) > 9:
-        raise invalid(f"{header} must be a version ETag like W/\"3\", got {value[:60]!r}")
+        raise invalid(f'{header} must be a version ETag like W/"3", got {value[:60]!r}')
     return int(text)
 
 
@@ -152,4 +152,6 @@ def write_response(
         verb = "created" if status == 201 else "updated"
         message = f"{stored.resource_type}/{stored.id} {verb}, version {stored.version}"
         return json_response(information(message), fmt, status=status, headers=headers)
-    return Response(body_bytes(stored, fmt), status_code=status, media_type=FHIR_JSON, headers=headers)
+    return Response(
+        body_bytes(stored, fmt), status_code=status, media_type=FHIR_JSON, headers=headers
+    )

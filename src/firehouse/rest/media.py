@@ -59,9 +59,7 @@ def response_format(request: Request) -> ResponseFormat:
         if requested.split(";")[0].strip().lower() not in _FORMAT_ALIASES:
             raise FhirError(
                 Category.NOT_ACCEPTABLE,
-                Issue(
-                    f"_format {requested[:60]!r} is not served; use json", code="not-supported"
-                ),
+                Issue(f"_format {requested[:60]!r} is not served; use json", code="not-supported"),
             )
     else:
         accept = request.headers.get("accept")
@@ -86,8 +84,7 @@ def require_json_body(request: Request) -> None:
         raise FhirError(
             Category.UNSUPPORTED_MEDIA_TYPE,
             Issue(
-                f"Content-Type {content_type[:100]!r} is not supported; send "
-                "application/fhir+json",
+                f"Content-Type {content_type[:100]!r} is not supported; send application/fhir+json",
                 code="not-supported",
             ),
         )

@@ -54,7 +54,9 @@ class Dispatch:
 
 def _not_yet(what: str) -> Handler:
     async def handler(ctx: Context, request: Request, **_: str) -> Any:
-        raise FhirError(Category.UNSUPPORTED, Issue(f"{what} is not supported yet", "not-supported"))
+        raise FhirError(
+            Category.UNSUPPORTED, Issue(f"{what} is not supported yet", "not-supported")
+        )
 
     return handler
 

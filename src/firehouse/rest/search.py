@@ -48,8 +48,11 @@ async def search_type(ctx: Context, request: Request, resource_type: str) -> Res
         raise FhirError(
             Category.INVALID,
             [
-                Issue(f"Search parameter '{name}' is not supported for {resource_type}",
-                      code="not-supported", expression=(name,))
+                Issue(
+                    f"Search parameter '{name}' is not supported for {resource_type}",
+                    code="not-supported",
+                    expression=(name,),
+                )
                 for name in ignored
             ],
         )

@@ -28,7 +28,11 @@ LATEST = len(MIGRATIONS)
 def current_version(conn: Connection) -> int:
     if not inspect(conn).has_table(schema.schema_version.name):
         return 0
-    return int(conn.execute(select(func.coalesce(func.max(schema.schema_version.c.version), 0))).scalar_one())
+    return int(
+        conn.execute(
+            select(func.coalesce(func.max(schema.schema_version.c.version), 0))
+        ).scalar_one()
+    )
 
 
 def migrate(conn: Connection) -> int:

@@ -28,6 +28,7 @@ from firehouse.storage.base import (
 from firehouse.storage.schema import resource_history, resources
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+AnyRow = Row[*tuple[Any, ...]]
 
 
 def to_micros(moment: datetime) -> int:
@@ -61,7 +62,7 @@ _HISTORY_COLUMNS = (
 )
 
 
-def _current_from_row(row: Row[Any]) -> StoredVersion:
+def _current_from_row(row: AnyRow) -> StoredVersion:
     return StoredVersion(
         resource_type=row.resource_type,
         id=row.id,
@@ -73,7 +74,7 @@ def _current_from_row(row: Row[Any]) -> StoredVersion:
     )
 
 
-def _history_from_row(row: Row[Any]) -> StoredVersion:
+def _history_from_row(row: AnyRow) -> StoredVersion:
     return StoredVersion(
         resource_type=row.resource_type,
         id=row.id,
@@ -85,7 +86,9 @@ def _history_from_row(row: Row[Any]) -> StoredVersion:
     )
 
 
-def _select_current(conn: Connection, resource_type: str, id: str, lock: bool) -> StoredVersion | None:
+def _select_current(
+    conn: Connection, resource_type: str, id: str, lock: bool
+) -> StoredVersion | None:
     query = select(*_CURRENT_COLUMNS).where(
         resources.c.resource_type == resource_type, resources.c.id == id
     )
@@ -148,9 +151,7 @@ class SqlTransaction(Transaction):
                 resource_type=resource_type, id=id, method=method, **values
             )
         )
-        return StoredVersion(
-            resource_type, id, version, from_micros(micros), deleted, body, method
-        )
+        return StoredVersion(resource_type, id, version, from_micros(micros), deleted, body, method)
 
     def write(
         self,

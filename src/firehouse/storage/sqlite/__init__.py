@@ -54,6 +54,6 @@ class SqliteStorage(SqlStorage):
 
     @contextmanager
     def _write_connection(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn:
-            with conn.begin():
-                yield conn
+        connection = self.engine.connect().execution_options(**{_WRITE_OPTION: True})
+        with connection as conn, conn.begin():
+            yield conn
