@@ -73,23 +73,23 @@ class CorsMiddleware:
                 self._refusals.record(origin, decision)
             await _send_preflight(send, decision)
             return
-        decision = decide_actual(policy, origin)
-        if not decision.raw_headers and not decision.raw_vary:
-            # Nothing to add (CORS off): stay out of the way entirely.
-            await self.app(scope, receive, send)
-            return
-        await self._call_with_headers(scope, receive, send, decision)
+        await self._call_with_headers(scope, receive, send, decide_actual(policy, origin))
 
     async def _call_with_headers(
         self, scope: Scope, receive: Receive, send: Send, decision: CorsDecision
     ) -> None:
         started = False
+        # With CORS off there is nothing to add, but an unhandled error still
+        # becomes the same OperationOutcome: the error shape never depends on CORS.
+        adds = bool(decision.raw_headers or decision.raw_vary)
 
         async def send_with_cors(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message = {**message, "headers": _with_cors(message.get("headers", ()), decision)}
+                if adds:
+                    headers = _with_cors(message.get("headers", ()), decision)
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:
