@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.testclient import TestClient
@@ -112,3 +113,14 @@ def test_metadata_describes_what_is_implemented(client: TestClient) -> None:
 def test_health_check(client: TestClient) -> None:
     response = client.get("/health/check")
     assert response.status_code == 200 and response.json()["database"] == "ok"
+
+
+def test_health_check_is_503_when_the_database_is_gone(
+    client: TestClient, database_url: str
+) -> None:
+    path = Path(database_url.removeprefix("sqlite:///"))
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    response = client.get("/health/check")
+    assert response.status_code == 503
+    assert response.json()["database"] == "not answering"

@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, NullPool, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 
+from firehouse.storage.schema import schema_version
 from firehouse.storage.sql import SqlStorage
 
 _WRITE_OPTION = "firehouse_write"
@@ -51,6 +52,17 @@ class SqliteStorage(SqlStorage):
         event.listen(engine, "connect", _on_connect)
         event.listen(engine, "begin", _on_begin)
         super().__init__(url, engine)
+        # Pooled connections keep answering from their page cache even when the
+        # file underneath is gone or damaged, so the health probe opens afresh.
+        self._probe = create_engine(url, poolclass=NullPool)
+
+    def ping(self) -> None:
+        with self._probe.connect() as conn:
+            conn.execute(select(func.max(schema_version.c.version))).scalar_one()
+
+    def close(self) -> None:
+        super().close()
+        self._probe.dispose()
 
     @contextmanager
     def _write_connection(self) -> Iterator[Connection]:
