@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
