@@ -124,8 +124,13 @@ def check_object(
             name = element.name + "[x]" if element.choice else element.name
             message = f"Missing required element '{name}' at {path}.{element.name}"
             _issue(issues, REQUIRED, message, f"{path}.{element.name}")
-    if table.code == "Extension":
-        _check_extension(obj, path, issues)
+    if table.code == "Extension" and ("value" in present) == ("extension" in present):
+        which = "both" if "value" in present else "neither"
+        message = (
+            f"An extension must have either a value or nested extensions (ext-1), "
+            f"but the one at {path} has {which}"
+        )
+        _issue(issues, STRUCTURE, message, path)
 
 
 def _mark(
@@ -246,17 +251,6 @@ def _check_twin(twin: object, key: str, location: str, issues: list[Issue]) -> N
         _issue(issues, STRUCTURE, message, location)
     else:
         check_object(twin, structure().types["Element"], location, issues)
-
-
-def _check_extension(obj: dict[object, object], path: str, issues: list[Issue]) -> None:
-    has_value = any(isinstance(k, str) and k.lstrip("_").startswith("value") for k in obj)
-    if has_value == ("extension" in obj):
-        which = "both" if has_value else "neither"
-        message = (
-            f"An extension must have either a value or nested extensions (ext-1), "
-            f"but the one at {path} has {which}"
-        )
-        _issue(issues, STRUCTURE, message, path)
 
 
 def _check_contained(resource: dict[object, object], path: str, issues: list[Issue]) -> None:
