@@ -736,3 +736,17 @@ def test_property_any_configured_origin_matches_its_browser_spelling(
     assert stored == expected
     assert decide_actual(policy, expected).header("Access-Control-Allow-Origin") == expected
     assert parse_policy(policy_to_json(policy)) == policy
+
+
+def test_echoed_answers_are_remembered_but_bounded() -> None:
+    policy = parse_policy({"origins": ["https://a.example"], "headers": ["*"], "methods": ["*"]})
+    first = decide_preflight(policy, "https://a.example", "PUT", "x-a")
+    assert decide_preflight(policy, "https://a.example", "PUT", "x-a") is first
+    for i in range(3000):
+        decision = decide_preflight(policy, "https://a.example", "PUT", f"x-{i}")
+        assert decision.header("access-control-allow-headers") == f"x-{i}"
+    assert len(policy._plan._echoes) <= 512
+    long_headers = ",".join(f"x-{i}" for i in range(500))
+    decision = decide_preflight(policy, "https://a.example", "PUT", long_headers)
+    assert decision.header("access-control-allow-headers") == long_headers
+    assert all(len(key[2] or "") < 1024 for key in policy._plan._echoes)

@@ -35,6 +35,9 @@ VARY_HEADERS = "Access-Control-Request-Headers"
 
 Header = tuple[str, str]
 
+_ECHO_CACHE_SIZE = 512
+_ECHO_KEY_LIMIT = 1024  # longer request values are answered but not remembered
+
 
 class Reason(enum.StrEnum):
     """Why a request got the CORS headers it got: machine-readable, for logs and tests."""
@@ -87,13 +90,18 @@ class CorsDecision:
 class _Grant:
     """Everything precomputed for one allowed origin (or for any origin under ``*``)."""
 
+    allow_origin: str
     actual: CorsDecision
     preflight: CorsDecision | None  # None when the preflight echoes the request
     preflight_prefix: tuple[Header, ...]
 
 
 class Plan:
-    """A policy compiled to ready-made decisions."""
+    """A policy compiled to ready-made decisions, plus a bounded memo of echoed ones.
+
+    The memo only remembers answers (a pure function of its key), so the
+    policy stays a value: two equal policies decide every request alike.
+    """
 
     __slots__ = (
         "_any_grant",
@@ -101,6 +109,7 @@ class Plan:
         "_bad_method",
         "_echo_headers",
         "_echo_method",
+        "_echoes",
         "_enabled",
         "_grants",
         "_headers_header",
@@ -137,6 +146,7 @@ class Plan:
         self._methods_header = _joined(ALLOW_METHODS, policy.methods, self._echo_method)
         self._headers_header = _joined(ALLOW_HEADERS, policy.headers, self._echo_headers)
         self._max_age_header = None if policy.max_age is None else (MAX_AGE, str(policy.max_age))
+        self._echoes: dict[tuple[str, str, str | None], CorsDecision] = {}
         self._grants: dict[str, _Grant] = {}
         self._any_grant: _Grant | None = None
         if policy.any_origin:
@@ -157,6 +167,7 @@ class Plan:
             headers = tuple(h for h in fixed if h is not None)
             preflight = CorsDecision(True, Reason.ALLOWED, headers, self._preflight_vary)
         return _Grant(
+            allow_origin=allow_origin,
             actual=CorsDecision(True, Reason.ALLOWED, tuple(actual), vary),
             preflight=preflight,
             preflight_prefix=tuple(prefix),
@@ -197,6 +208,22 @@ class Plan:
             return self._not_preflight
         if grant.preflight is not None:
             return grant.preflight
+        # Pages send the same few method/header combinations over and over:
+        # building and checking an echo once per combination, not per request,
+        # makes an echoing preflight cost what a fixed one does.
+        key = (grant.allow_origin, request_method, request_headers)
+        decision = self._echoes.get(key)
+        if decision is None:
+            decision = self._echo(grant, request_method, request_headers)
+            if len(self._echoes) >= _ECHO_CACHE_SIZE:
+                self._echoes.clear()  # crude, but bounded whatever clients send
+            if len(request_method) + len(request_headers or "") <= _ECHO_KEY_LIMIT:
+                self._echoes[key] = decision
+        return decision
+
+    def _echo(
+        self, grant: _Grant, request_method: str, request_headers: str | None
+    ) -> CorsDecision:
         headers = list(grant.preflight_prefix)
         if self._echo_method:
             # Echoing "*" would grant every method, not the one asked for.

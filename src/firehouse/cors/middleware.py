@@ -66,13 +66,17 @@ class CorsMiddleware:
             await self.app(scope, receive, send)
             return
         policy = self.get_policy()
-        origin, request_method, request_headers = _cors_request_headers(scope)
-        if scope["method"] == "OPTIONS" and origin is not None and request_method is not None:
-            decision = decide_preflight(policy, origin, request_method, request_headers)
-            if not decision.allowed:
-                self._refusals.record(origin, decision)
-            await _send_preflight(send, decision)
-            return
+        if scope["method"] == "OPTIONS":
+            origin, request_method, request_headers = _cors_request_headers(scope)
+            if origin is not None and request_method is not None:
+                decision = decide_preflight(policy, origin, request_method, request_headers)
+                if not decision.allowed:
+                    self._refusals.record(origin, decision)
+                await _send_preflight(send, decision)
+                return
+        else:
+            # Only the Origin matters here, and with CORS off not even that.
+            origin = _origin(scope) if policy.enabled else None
         await self._call_with_headers(scope, receive, send, decide_actual(policy, origin))
 
     async def _call_with_headers(
@@ -123,6 +127,15 @@ def _cors_request_headers(scope: Scope) -> tuple[str | None, str | None, str | N
             text = value.decode("latin-1")
             headers = text if headers is None else f"{headers}, {text}"
     return origin, method, headers
+
+
+def _origin(scope: Scope) -> str | None:
+    origin = None
+    for name, value in scope["headers"]:
+        if name == b"origin":
+            text = value.decode("latin-1")
+            origin = text if origin is None else f"{origin}, {text}"
+    return origin
 
 
 async def _send_preflight(send: Send, decision: CorsDecision) -> None:
