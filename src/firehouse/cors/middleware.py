@@ -36,8 +36,10 @@ _ERROR_HEADERS = [
 class CorsMiddleware:
     """Answers preflights itself and adds CORS headers and ``Vary`` to all else.
 
-    ``get_policy`` is called once per request and must return the current
-    immutable policy (it is swapped as a whole when an operator changes it).
+    ``get_policy`` is called once per request (not at all for excluded paths
+    and non-HTTP scopes) and must return the current immutable policy, which
+    is swapped as a whole when an operator changes it: one request never sees
+    half of an old policy and half of a new one.
     Paths under ``excluded_path_prefixes`` (the same-origin admin plane) go to
     the inner app untouched.
     """
@@ -103,7 +105,8 @@ class CorsMiddleware:
                 raise  # too late for a response of our own; the server closes the stream
             # The browser shows the page a 500 only if it carries CORS headers;
             # an inner error handler should have caught this, so log it loudly.
-            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            # %r: a decoded path may hold line breaks that would forge log lines.
+            log.exception("unhandled error in %s %r", scope["method"], scope["path"])
             headers = _with_cors(_ERROR_HEADERS, decision)
             await send({"type": "http.response.start", "status": 500, "headers": headers})
             await send({"type": "http.response.body", "body": _ERROR_BODY})
