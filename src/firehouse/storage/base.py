@@ -70,6 +70,48 @@ class VersionConflict(Exception):
     """A write lost a race it could not see coming (retry is safe)."""
 
 
+@dataclass(frozen=True, slots=True)
+class StateRecord:
+    """The current value of one piece of server state (for example the CORS policy).
+
+    ``value`` is JSON text the caller owns; ``version`` counts writes from 1.
+    """
+
+    name: str
+    value: str
+    version: int
+    updated_at: datetime  # timezone-aware UTC
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One write of a piece of server state, as kept in its history."""
+
+    name: str
+    version: int
+    changed_at: datetime  # timezone-aware UTC
+    actor: str
+    old_value: str | None  # None for the first version
+    new_value: str
+
+
+class StaleStateVersion(Exception):
+    """A state write named a version that is no longer the current one.
+
+    ``current`` is the version stored now (None: never written), so the
+    caller can tell the user what they raced against.
+    """
+
+    def __init__(self, name: str, expected: int | None, current: int | None) -> None:
+        self.name = name
+        self.expected = expected
+        self.current = current
+        super().__init__(
+            f"{name}: expected version {expected}, but the stored version is {current}"
+        )
+
+
 class Transaction(abc.ABC):
     """Reads and writes that commit together."""
 
@@ -119,6 +161,36 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def list_current(self, query: ListQuery) -> ListPage: ...
+
+    # Server state: small named JSON values, versioned, with a history
+    # (shared/spec/cors.md, "Changing the policy at run time").
+
+    @abc.abstractmethod
+    def read_state(self, name: str) -> StateRecord | None:
+        """The current value of ``name``, or None if it was never written."""
+
+    @abc.abstractmethod
+    def state_version(self, name: str) -> int | None:
+        """Just the current version of ``name`` (None: never written).
+
+        Cheap enough to poll several times a second from every process.
+        """
+
+    @abc.abstractmethod
+    def write_state(
+        self, name: str, value: str, *, expected_version: int | None, actor: str
+    ) -> StateRecord:
+        """Store ``value`` as the next version of ``name`` and record it in the history.
+
+        ``expected_version`` is the version the caller based its change on
+        (None: "not written yet"); if another write came first, nothing is
+        stored and :class:`StaleStateVersion` is raised. One transaction: the
+        value and its history row are written together or not at all.
+        """
+
+    @abc.abstractmethod
+    def state_history(self, name: str, limit: int = 50) -> list[StateChange]:
+        """The last ``limit`` writes of ``name``, newest first."""
 
     @abc.abstractmethod
     def ping(self) -> None:

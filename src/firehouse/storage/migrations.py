@@ -21,7 +21,29 @@ def _v1_core_tables(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_core_tables,)
+def _v2_server_state_history(conn: Connection) -> None:
+    schema.server_state_history.create(conn, checkfirst=True)
+    # A value written before the history existed gets one entry, so every
+    # stored version can be shown with a time and an author.
+    now = time.time_ns() // 1000
+    for row in conn.execute(
+        select(
+            schema.server_state.c.name, schema.server_state.c.value, schema.server_state.c.version
+        )
+    ):
+        conn.execute(
+            insert(schema.server_state_history).values(
+                name=row.name,
+                version=row.version,
+                changed_at=now,
+                actor="before history was kept (schema migration 2)",
+                old_value=None,
+                new_value=row.value,
+            )
+        )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_core_tables, _v2_server_state_history)
 LATEST = len(MIGRATIONS)
 
 

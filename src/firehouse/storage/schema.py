@@ -68,3 +68,18 @@ server_state = Table(
     Column("value", Text, nullable=False),
     Column("version", Integer, nullable=False),
 )
+
+# Every write of a server_state value, with who made it and what it replaced
+# (added by migration 2; server_state itself is unchanged since version 1).
+server_state_history = Table(
+    "server_state_history",
+    metadata,
+    Column("seq", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("changed_at", BigInteger, nullable=False),  # microseconds since the epoch, UTC
+    Column("actor", String(200), nullable=False),
+    Column("old_value", Text, nullable=True),
+    Column("new_value", Text, nullable=False),
+    UniqueConstraint("name", "version", name="uq_state_history_name_version"),
+)

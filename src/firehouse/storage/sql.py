@@ -13,13 +13,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, insert, select, update
 
-from firehouse.storage import migrations
+from firehouse.storage import migrations, state_sql
 from firehouse.storage.base import (
     HistoryPage,
     HistoryQuery,
     ListPage,
     ListQuery,
     RenderBody,
+    StateChange,
+    StateRecord,
     Storage,
     StoredVersion,
     Transaction,
@@ -249,6 +251,26 @@ class SqlStorage(Storage):
             entries=tuple(_current_from_row(r) for r in rows),
             next_cursor=rows[-1].key if more and rows else None,
         )
+
+    def read_state(self, name: str) -> StateRecord | None:
+        with self.engine.connect() as conn:
+            return state_sql.read(conn, name)
+
+    def state_version(self, name: str) -> int | None:
+        with self.engine.connect() as conn:
+            return state_sql.version(conn, name)
+
+    def write_state(
+        self, name: str, value: str, *, expected_version: int | None, actor: str
+    ) -> StateRecord:
+        with self._write_connection() as conn:
+            return state_sql.write(
+                conn, name, value, expected_version=expected_version, actor=actor
+            )
+
+    def state_history(self, name: str, limit: int = 50) -> list[StateChange]:
+        with self.engine.connect() as conn:
+            return state_sql.history(conn, name, limit)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
