@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from firehouse.cors.cli import cors
 from firehouse.settings import REGISTRY, Settings, SettingsError, resolve
 
 
@@ -54,6 +55,9 @@ class DefaultToServe(click.Group):
 @click.version_option(package_name="firehouse")
 def main() -> None:
     """Firehouse: a FHIR R4 server."""
+
+
+main.add_command(cors)
 
 
 @main.command()
