@@ -151,6 +151,9 @@ def describe(
 
 def _header_lines(decision: CorsDecision) -> list[str]:
     lines = [f"    {name}: {value}" for name, value in decision.headers]
+    if not lines:
+        # Saying so outright: without Allow-Origin the browser refuses, whatever else is sent.
+        lines.append("    (no Access-Control-* header)")
     if decision.vary:
         lines.append(f"    Vary: {', '.join(decision.vary)}")
-    return lines or ["    (no CORS header)"]
+    return lines
