@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -89,3 +90,52 @@ def db_migrate(database: str | None, config_file: str | None) -> None:
     finally:
         storage.close()
     click.echo(f"{settings.database}: schema at version {version}")
+
+
+# -- firehouse import ---------------------------------------------------------------
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--database", default=None, help="Database URL (default from settings).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress on stderr [default: only when stderr is a terminal].",
+)
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Independent resources (NDJSON lines, batch entries) committed per transaction.",
+)
+def import_files(
+    paths: tuple[Path, ...],
+    database: str | None,
+    config_file: str | None,
+    progress: bool | None,
+    batch_size: int,
+) -> None:
+    """Load FHIR JSON, Bundles and NDJSON files or folders into the database.
+
+    Folders are walked recursively for *.json, *.ndjson and *.jsonl. Bad records
+    are reported with file and line and do not stop the rest. Exit status 0 when
+    everything loaded, 1 when anything failed.
+    """
+    from firehouse.errors import FhirError
+    from firehouse.importing import run_import
+    from firehouse.storage import open_storage
+
+    settings = _resolve_or_exit({"database": database}, config_file)
+    try:
+        storage = open_storage(settings.database)
+    except FhirError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        storage.migrate()
+        status = run_import(storage, paths, progress=progress, batch_size=batch_size)
+    finally:
+        storage.close()
+    sys.exit(status)

@@ -1,0 +1,276 @@
+"""Bundle entries planned into writes, and references between them rewritten.
+
+Pure functions, no storage: ``firehouse import`` and the REST batch/transaction
+interaction both plan a Bundle here, so an entry means the same thing whichever
+door it came in by.
+
+- https://hl7.org/fhir/R4/bundle.html#references: an entry's ``fullUrl`` is its
+  identity inside the Bundle; a reference equal to it (or, for a RESTful
+  ``fullUrl``, a relative reference resolved against the same base) points at
+  that entry.
+- https://hl7.org/fhir/R4/http.html#transaction: a POST entry gets a new id
+  from the server and every reference to its ``fullUrl`` is rewritten to the
+  new identity; resources identified twice fail the transaction; DELETEs are
+  processed first, then POSTs, then PUTs.
+- https://hl7.org/fhir/R4/http.html#trans-ids: links in narrative
+  (``<a href>``, ``<img src>``) are rewritten too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from firehouse.errors import Category, FhirError, Issue, invalid
+from firehouse.fhir import definitions
+from firehouse.fhir.resource import is_valid_id, new_id
+
+Action = Literal["create", "update", "delete"]
+
+# Bundle types whose entries carry a request (https://hl7.org/fhir/R4/bundle.html#bundle-types).
+REQUEST_TYPES = frozenset({"transaction", "batch"})
+
+# Spec processing order inside a transaction: deletes, creates, updates.
+_ORDER: dict[Action, int] = {"delete": 0, "create": 1, "update": 2}
+
+_RESTFUL_URL = re.compile(
+    r"(?P<base>.+)/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?"
+)
+_RELATIVE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+_NARRATIVE_LINK = re.compile(r'(\b(?:href|src)=")([^"]+)(")')
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlan:
+    """One entry turned into one write, with its references already rewritten."""
+
+    index: int  # position in Bundle.entry, as in the FHIRPath Bundle.entry[index]
+    action: Action
+    resource_type: str
+    id: str  # the new server id for a create; the given id otherwise
+    resource: dict[str, Any] | None  # None for a delete
+    full_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryProblem:
+    """An entry that cannot be planned (the rest of the Bundle still can)."""
+
+    index: int
+    resource_type: str | None
+    error: FhirError
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    index: int
+    action: Action
+    resource_type: str
+    id: str
+    resource: Any
+    full_url: str | None
+
+
+def bundle_type(bundle: Mapping[str, Any]) -> str:
+    kind = bundle.get("type")
+    return kind if isinstance(kind, str) else ""
+
+
+def entries(bundle: Mapping[str, Any]) -> list[Any]:
+    raw = bundle.get("entry")
+    return raw if isinstance(raw, list) else []
+
+
+def _unsupported(message: str) -> FhirError:
+    return FhirError(Category.UNSUPPORTED, Issue(message, code="not-supported"))
+
+
+def _resource_type_of(entry: Any) -> str | None:
+    resource = entry.get("resource") if isinstance(entry, dict) else None
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _parse_request(index: int, entry: dict[str, Any]) -> tuple[Action, str, str | None]:
+    """(action, type, id or None for a create) of an entry's ``request``."""
+    where = f"Bundle.entry[{index}].request"
+    request = entry.get("request")
+    if not isinstance(request, dict):
+        raise invalid("The entry has no request (method and url)", where)
+    method, url = request.get("method"), request.get("url")
+    if not isinstance(method, str) or not isinstance(url, str):
+        raise invalid("The entry's request needs a method and a url", where)
+    if "?" in url or request.get("ifNoneExist") or request.get("ifMatch"):
+        raise _unsupported(f"Conditional {method} ({url[:80]}) is not supported yet")
+    # request.url is relative to the server's base (Bundle.entry.request.url).
+    parts = url.lstrip("/").split("/")
+    if not definitions.is_resource_type(parts[0]):
+        raise invalid(f"Unknown resource type '{parts[0][:80]}' in request url", f"{where}.url")
+    if method == "POST" and len(parts) == 1:
+        return "create", parts[0], None
+    if method in ("PUT", "DELETE") and len(parts) == 2:
+        if not is_valid_id(parts[1]):
+            raise invalid(f"Invalid resource id '{parts[1][:80]}' in request url", f"{where}.url")
+        return ("update" if method == "PUT" else "delete"), parts[0], parts[1]
+    if method in ("GET", "HEAD", "PATCH"):
+        raise _unsupported(f"{method} entries are not supported here")
+    raise invalid(f"Request '{method} {url[:80]}' is not a create, update or delete", where)
+
+
+def _target(index: int, entry: Any, kind: str, make_id: Callable[[], str]) -> _Target:
+    if not isinstance(entry, dict):
+        raise invalid("The entry is not a JSON object", f"Bundle.entry[{index}]")
+    resource = entry.get("resource")
+    full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+    if kind in REQUEST_TYPES:
+        action, resource_type, id = _parse_request(index, entry)
+        if action != "delete" and not isinstance(resource, dict):
+            raise invalid("The entry has no resource", f"Bundle.entry[{index}].resource")
+        return _Target(index, action, resource_type, id or make_id(), resource, full_url)
+    # collection, searchset, history, document...: each resource is stored as it is.
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        raise invalid("The entry has no resource", f"Bundle.entry[{index}].resource")
+    given = resource.get("id")
+    if isinstance(given, str):
+        return _Target(index, "update", resource["resourceType"], given, resource, full_url)
+    return _Target(index, "create", resource["resourceType"], make_id(), resource, full_url)
+
+
+def _targets(bundle: Mapping[str, Any], make_id: Callable[[], str]) -> list[_Target | EntryProblem]:
+    kind = bundle_type(bundle)
+    planned: list[_Target | EntryProblem] = []
+    seen_urls: set[str] = set()
+    seen_ids: set[tuple[str, str]] = set()
+    for index, entry in enumerate(entries(bundle)):
+        try:
+            target = _target(index, entry, kind, make_id)
+            # Other Bundle types may repeat a fullUrl legitimately (one per version).
+            if target.full_url is not None and kind in REQUEST_TYPES:
+                if target.full_url in seen_urls:
+                    raise invalid(
+                        f"fullUrl '{target.full_url[:120]}' names two entries",
+                        f"Bundle.entry[{index}].fullUrl",
+                    )
+                seen_urls.add(target.full_url)
+            key = (target.resource_type, target.id)
+            if kind == "transaction" and key in seen_ids:
+                raise invalid(
+                    f"{key[0]}/{key[1]} is written by two entries of the transaction",
+                    f"Bundle.entry[{index}].request.url",
+                )
+            seen_ids.add(key)
+            planned.append(target)
+        except FhirError as exc:
+            planned.append(EntryProblem(index, _resource_type_of(entry), exc))
+    return planned
+
+
+def _mapping(targets: list[_Target | EntryProblem]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for target in targets:
+        if isinstance(target, _Target) and target.full_url and target.action != "delete":
+            identity = f"{target.resource_type}/{target.id}"
+            if target.full_url != identity:
+                mapping.setdefault(target.full_url, identity)
+    return mapping
+
+
+def assign_ids(bundle: Mapping[str, Any], *, make_id: Callable[[], str] = new_id) -> dict[str, str]:
+    """fullUrl -> ``Type/id`` the entry will be stored as (new ids for creates).
+
+    Covers ``urn:uuid:``/``urn:oid:`` and RESTful fullUrls alike; entries that
+    cannot be planned are left out, so references to them stay as written.
+    """
+    return _mapping(_targets(bundle, make_id))
+
+
+def _rewrite_string(value: str, mapping: Mapping[str, str], base: str | None) -> str:
+    found = mapping.get(value)
+    if found is not None:
+        return found
+    if base is not None and _RELATIVE.fullmatch(value):
+        return mapping.get(f"{base}/{value}", value)
+    return value
+
+
+def _rewrite_narrative(div: str, mapping: Mapping[str, str]) -> str:
+    if not any(key in div for key in mapping):
+        return div
+    return _NARRATIVE_LINK.sub(lambda m: m[1] + mapping.get(m[2], m[2]) + m[3], div)
+
+
+def rewrite_references(obj: Any, mapping: Mapping[str, str], *, base: str | None = None) -> Any:
+    """A copy of ``obj`` with every ``reference`` naming a key of ``mapping`` replaced.
+
+    Works at any depth (extensions, contained and nested resources) and also
+    rewrites ``<a href>``/``<img src>`` in narrative ``div``. ``base`` is the
+    service base of the containing entry's RESTful fullUrl, against which
+    relative references (``Patient/1``) resolve. Unchanged subtrees are shared,
+    not copied, and ``obj`` itself is never modified.
+    """
+    if not mapping:
+        return obj
+    if isinstance(obj, dict):
+        changed: dict[str, Any] | None = None
+        for key, value in obj.items():
+            if key == "reference" and isinstance(value, str):
+                new = _rewrite_string(value, mapping, base)
+            elif key == "div" and isinstance(value, str):
+                new = _rewrite_narrative(value, mapping)
+            elif isinstance(value, dict | list):
+                new = rewrite_references(value, mapping, base=base)
+            else:
+                continue
+            if new is not value:
+                if changed is None:
+                    changed = dict(obj)
+                changed[key] = new
+        return obj if changed is None else changed
+    if isinstance(obj, list):
+        items = [rewrite_references(item, mapping, base=base) for item in obj]
+        return obj if all(a is b for a, b in zip(items, obj, strict=True)) else items
+    return obj
+
+
+def service_base(full_url: str | None) -> str | None:
+    """``http://ex.org/fhir`` of ``http://ex.org/fhir/Patient/1``; None for urn: ids."""
+    if not full_url or "://" not in full_url:
+        return None
+    match = _RESTFUL_URL.fullmatch(full_url)
+    return match["base"] if match else None
+
+
+def plan_bundle(
+    bundle: Mapping[str, Any], *, make_id: Callable[[], str] = new_id
+) -> list[EntryPlan | EntryProblem]:
+    """Every entry as a write (or the reason it cannot be one), references rewritten.
+
+    A ``transaction`` comes back in the spec's processing order (deletes,
+    creates, updates); other Bundle types keep entry order. Planning checks the
+    Bundle's shape only: validating each resource is the caller's next step.
+    """
+    targets = _targets(bundle, make_id)
+    mapping = _mapping(targets)
+    planned: list[EntryPlan | EntryProblem] = []
+    for target in targets:
+        if isinstance(target, EntryProblem):
+            planned.append(target)
+            continue
+        resource = target.resource
+        if isinstance(resource, dict):
+            resource = rewrite_references(resource, mapping, base=service_base(target.full_url))
+        planned.append(
+            EntryPlan(
+                target.index,
+                target.action,
+                target.resource_type,
+                target.id,
+                resource if target.action != "delete" else None,
+                target.full_url,
+            )
+        )
+    if bundle_type(bundle) == "transaction":
+        planned.sort(key=lambda p: (_ORDER[p.action] if isinstance(p, EntryPlan) else -1, p.index))
+    return planned
