@@ -269,9 +269,54 @@ def test_a_batch_bundle_stores_its_good_entries_and_reports_the_bad(
     result = run(database_url, str(path))
     assert result.exit_code == 1
     assert f"{path} entry 2 (Observation): " in result.stderr
-    assert f"{path} entry 3 (no resource): GET entries are not supported" in result.stderr
+    assert f"{path} entry 3 (Observation): GET entries are not supported" in result.stderr
     assert summary(result)["created"] == 2 and summary(result)["failures"] == 2
     assert "Observation/o1" in stored(storage, {"Observation"})
+
+
+def test_collection_entries_are_stored_independently_with_references_resolved(
+    tmp_path: Path, database_url: str, storage: Storage
+) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "urn:uuid:pat", "resource": {"resourceType": "Patient", "id": "p7"}},
+            {
+                "fullUrl": "urn:oid:1.2.840.99",
+                "resource": {"resourceType": "Practitioner"},
+            },
+            {
+                "resource": observation(
+                    subject={"reference": "urn:uuid:pat"},
+                    performer=[{"reference": "urn:oid:1.2.840.99"}],
+                )
+            },
+            {"resource": observation(status=7)},
+        ],
+    }
+    result = run(database_url, str(write_json(tmp_path / "c.json", bundle)))
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'c.json'} entry 3 (Observation): " in result.stderr
+    assert summary(result)["created"] == 3 and summary(result)["failures"] == 1
+    resources = stored(storage, {"Patient", "Practitioner", "Observation"})
+    assert len(resources) == 3 and "Patient/p7" in resources
+    assert assert_every_reference_resolves(resources) == 2
+
+
+def test_a_searchset_outcome_entry_is_not_data() -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "a"}, "search": {"mode": "match"}},
+            {
+                "resource": {"resourceType": "OperationOutcome", "issue": []},
+                "search": {"mode": "outcome"},
+            },
+        ],
+    }
+    assert [(p.index, p.action) for p in plan_bundle(bundle)] == [(0, "update")]
 
 
 # -- files, folders, precision, exit codes --------------------------------------------------

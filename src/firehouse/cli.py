@@ -98,7 +98,12 @@ def db_migrate(database: str | None, config_file: str | None) -> None:
 @main.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--database", default=None, help="Database URL (default from settings).")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML file of settings (keys are the setting names).",
+)
 @click.option(
     "--progress/--no-progress",
     default=None,

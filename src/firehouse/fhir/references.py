@@ -88,8 +88,14 @@ def _unsupported(message: str) -> FhirError:
 
 
 def _resource_type_of(entry: Any) -> str | None:
-    resource = entry.get("resource") if isinstance(entry, dict) else None
+    """The entry's type, for reports: its resource's, or its request url's (a DELETE)."""
+    if not isinstance(entry, dict):
+        return None
+    resource, request = entry.get("resource"), entry.get("request")
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    if kind is None and isinstance(request, dict) and isinstance(request.get("url"), str):
+        kind = request["url"].lstrip("/").split("/")[0].split("?")[0]
+        kind = kind if definitions.is_resource_type(kind) else None
     return kind if isinstance(kind, str) else None
 
 
@@ -119,7 +125,8 @@ def _parse_request(index: int, entry: dict[str, Any]) -> tuple[Action, str, str 
     raise invalid(f"Request '{method} {url[:80]}' is not a create, update or delete", where)
 
 
-def _target(index: int, entry: Any, kind: str, make_id: Callable[[], str]) -> _Target:
+def _target(index: int, entry: Any, kind: str, make_id: Callable[[], str]) -> _Target | None:
+    """What the entry writes; None for an entry with nothing to store."""
     if not isinstance(entry, dict):
         raise invalid("The entry is not a JSON object", f"Bundle.entry[{index}]")
     resource = entry.get("resource")
@@ -129,7 +136,11 @@ def _target(index: int, entry: Any, kind: str, make_id: Callable[[], str]) -> _T
         if action != "delete" and not isinstance(resource, dict):
             raise invalid("The entry has no resource", f"Bundle.entry[{index}].resource")
         return _Target(index, action, resource_type, id or make_id(), resource, full_url)
-    # collection, searchset, history, document...: each resource is stored as it is.
+    # collection, searchset, history, document...: each resource is stored as it is,
+    # except a searchset's OperationOutcome about the search itself.
+    search = entry.get("search")
+    if isinstance(search, dict) and search.get("mode") == "outcome":
+        return None
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         raise invalid("The entry has no resource", f"Bundle.entry[{index}].resource")
     given = resource.get("id")
@@ -146,6 +157,8 @@ def _targets(bundle: Mapping[str, Any], make_id: Callable[[], str]) -> list[_Tar
     for index, entry in enumerate(entries(bundle)):
         try:
             target = _target(index, entry, kind, make_id)
+            if target is None:
+                continue
             # Other Bundle types may repeat a fullUrl legitimately (one per version).
             if target.full_url is not None and kind in REQUEST_TYPES:
                 if target.full_url in seen_urls:
@@ -196,9 +209,11 @@ def _rewrite_string(value: str, mapping: Mapping[str, str], base: str | None) ->
 
 
 def _rewrite_narrative(div: str, mapping: Mapping[str, str]) -> str:
-    if not any(key in div for key in mapping):
+    if 'href="' not in div and 'src="' not in div:
         return div
-    return _NARRATIVE_LINK.sub(lambda m: m[1] + mapping.get(m[2], m[2]) + m[3], div)
+    rewritten = _NARRATIVE_LINK.sub(lambda m: m[1] + mapping.get(m[2], m[2]) + m[3], div)
+    # The same object back when nothing changed, so the caller does not copy.
+    return div if rewritten == div else rewritten
 
 
 def rewrite_references(obj: Any, mapping: Mapping[str, str], *, base: str | None = None) -> Any:
