@@ -218,3 +218,13 @@ def test_malformed_json_is_400_naming_the_place(client: TestClient) -> None:
     assert nan.status_code == 400
     empty = client.post("/Patient", content=b"", headers=FHIR)
     assert empty.status_code == 400
+
+
+def test_an_update_that_changes_nothing_makes_no_new_version(client: TestClient) -> None:
+    body = {"resourceType": "Patient", "id": "same", "active": True}
+    assert client.put("/Patient/same", json=body, headers=FHIR).status_code == 201
+    again = client.put("/Patient/same", json=body, headers=FHIR)
+    assert again.status_code == 200 and again.headers["etag"] == 'W/"1"'
+    changed = client.put("/Patient/same", json={**body, "active": False}, headers=FHIR)
+    assert changed.headers["etag"] == 'W/"2"'
+    assert len(client.get("/Patient/same/_history").json()["entry"]) == 2

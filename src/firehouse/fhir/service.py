@@ -103,9 +103,18 @@ def update_in(
     *,
     if_match: int | None = None,
 ) -> tuple[StoredVersion, bool]:
-    """Returns the new version and whether it created the resource (update as create)."""
+    """Returns the new version and whether it created the resource (update as create).
+
+    An update that changes nothing but ``meta.versionId``/``lastUpdated`` makes
+    no new version (as HAPI and Azure's FHIR service do): re-sending or
+    re-importing the same resource must not grow its history.
+    """
     current = tx.current(resource_type, id)
     _check_if_match(current, if_match)
+    if current is not None and not current.deleted and current.body == stamp(
+        resource, id, current.version, current.last_updated
+    ):
+        return current, False
     created = current is None or current.deleted
     stored = tx.write(
         resource_type,
