@@ -1,7 +1,10 @@
 """``create_app(settings)``: wires the parts together; no logic of its own.
 
 Layers, outermost first (shared/design/architecture.md): CORS -> error
-envelope -> routes -> interactions -> fhir rules -> storage.
+envelope -> routes -> interactions -> fhir rules -> storage. The admin plane
+(``/admin``) sits inside the CORS layer, which leaves it alone: same-origin only.
+The CORS policy is the stored one, refreshed in every process
+(:mod:`firehouse.cors.live`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from typing import Any
 from starlette.routing import Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from firehouse.admin import admin_routes
+from firehouse.cors.live import LivePolicy, PolicySource
 from firehouse.cors.middleware import CorsMiddleware
-from firehouse.cors.policy import CorsPolicy
-from firehouse.cors.startup import policy_from_settings
+from firehouse.cors.store import apply_startup_settings
 from firehouse.errors import Category, FhirError, Issue
 from firehouse.fhir.service import ResourceService
 from firehouse.rest.context import Context
@@ -41,35 +45,45 @@ async def _no_route(scope: Scope, receive: Receive, send: Send) -> None:
     await error_response(error, head=scope["method"] == "HEAD")(scope, receive, send)
 
 
-class FixedPolicy:
-    """The CORS policy as given at start-up."""
+def create_app(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    startup_cors: bool = True,
+    cors: PolicySource | None = None,
+) -> ASGIApp:
+    """The whole server as one ASGI app.
 
-    def __init__(self, policy: CorsPolicy) -> None:
-        self.policy = policy
-
-    def get(self) -> CorsPolicy:
-        return self.policy
-
-
-def create_app(settings: Settings, *, storage: Storage | None = None) -> ASGIApp:
+    ``startup_cors``: write the CORS settings given in ``settings`` to the
+    stored policy first (``firehouse serve`` does that once, before its
+    workers start, and passes False). ``cors``: where the policy comes from;
+    by default the stored policy, kept fresh by a :class:`LivePolicy`.
+    """
     storage = storage or open_storage(settings.database)
     storage.migrate()
-    cors = FixedPolicy(policy_from_settings(settings))
+    if startup_cors:
+        apply_startup_settings(storage, settings)
+    live = cors or LivePolicy(storage)
     ctx = Context(
         settings=settings,
         storage=storage,
         service=ResourceService(storage),
-        cors_enabled=lambda: cors.get().enabled,
+        cors_enabled=lambda: live.get().enabled,
         extra={},
     )
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
-        yield
-        storage.close()
+        live.start()
+        try:
+            yield
+        finally:
+            live.stop()
+            storage.close()
 
-    router = Router(fhir_routes(ctx), default=_no_route, lifespan=lifespan)
-    return CorsMiddleware(FhirEnvelope(router), cors.get)
+    admin = admin_routes(settings, storage, live if isinstance(live, LivePolicy) else None)
+    router = Router([*admin, *fhir_routes(ctx)], default=_no_route, lifespan=lifespan)
+    return CorsMiddleware(FhirEnvelope(router), live.get)
 
 
 def app_from_environment() -> ASGIApp:
@@ -78,4 +92,6 @@ def app_from_environment() -> ASGIApp:
 
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings.from_json(json.loads(raw)) if raw else Settings()
-    return create_app(settings)
+    # firehouse serve wrote the start-up CORS settings once, before the
+    # workers started: a worker restarted later must not undo an admin's change.
+    return create_app(settings, startup_cors=False)

@@ -16,8 +16,9 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from firehouse.app import SETTINGS_ENV
-from firehouse.cors.policy import InvalidPolicy, warnings
-from firehouse.cors.startup import policy_from_settings
+from firehouse.cors.policy import InvalidPolicy, parse_policy, warnings
+from firehouse.cors.startup import given_cors_settings
+from firehouse.cors.store import UnreadablePolicy, apply_startup_settings, load
 from firehouse.settings import Settings
 from firehouse.storage import open_storage
 
@@ -31,26 +32,42 @@ def _public_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
+def _invalid_cors(exc: InvalidPolicy) -> int:
+    print("firehouse: the CORS settings are invalid, nothing was started:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem.id} {problem.field}: {problem.message}", file=sys.stderr)
+    return 2
+
+
 def run(settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        policy = policy_from_settings(settings)
+        # The given values on their own first: a typo must not even create the database.
+        parse_policy(given_cors_settings(settings))
     except InvalidPolicy as exc:
-        print("firehouse: the CORS settings are invalid, nothing was started:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem.id} {problem.field}: {problem.message}", file=sys.stderr)
-        return 2
-    for warning in warnings(policy):
-        log.warning("CORS %s", warning)
+        return _invalid_cors(exc)
     storage = open_storage(settings.database)
     try:
         version = storage.migrate()
+        log.info("database %s at schema version %d", settings.database, version)
+        # Once, here, before the workers start (shared/spec/interface.md, "Running").
+        apply_startup_settings(storage, settings)
+        stored = load(storage)
+    except InvalidPolicy as exc:
+        # Valid alone, but not merged onto the stored policy (say, origins * given
+        # while the stored policy allows credentials).
+        return _invalid_cors(exc)
+    except UnreadablePolicy as exc:
+        # The workers keep CORS off until a good policy is saved; say so now.
+        log.error("%s; CORS stays off until a valid policy is saved", exc)
+    else:
+        for warning in warnings(stored.policy):
+            log.warning("CORS policy version %d: %s", stored.version, warning)
     finally:
         storage.close()
-    log.info("database %s at schema version %d", settings.database, version)
     os.environ[SETTINGS_ENV] = json.dumps(settings.to_json())
     config = uvicorn.Config(
         "firehouse.app:app_from_environment",
