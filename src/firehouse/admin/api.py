@@ -155,6 +155,13 @@ class AdminApi:
                 "The CORS policy is invalid; nothing was changed",
                 problems=[p.to_json() for p in exc.problems],
             ) from exc
+        except UnreadablePolicy as exc:
+            raise HttpProblem(
+                409,
+                "The stored CORS policy is unreadable, so it cannot be patched",
+                detail=f"{exc}; PUT a whole policy to replace it",
+                version=exc.version,
+            ) from exc
         except StalePolicy as exc:
             headers = {} if exc.current is None else {"ETag": etag(exc.current)}
             raise HttpProblem(

@@ -154,13 +154,16 @@ def merge(
 
     A setting given as null goes back to its default; settings not given keep
     their stored values. This is what ``firehouse cors set`` and the start-up
-    flags do. Raises like :func:`replace`.
+    flags do. Raises like :func:`replace`, and :class:`UnreadablePolicy` when
+    the stored value cannot be read (only a whole policy can replace it).
     """
     if not isinstance(changes, Mapping):
         raise InvalidPolicy([PolicyProblem(WRONG_TYPE, "", "a change must be a JSON object")])
     patch = _writable(changes)
 
-    def merged(current: StoredPolicy) -> CorsPolicy:
+    def merged(current: StoredPolicy | UnreadablePolicy) -> CorsPolicy:
+        if isinstance(current, UnreadablePolicy):
+            raise current  # nothing trustworthy to merge onto; a whole policy can replace it
         data = policy_to_json(current.policy)
         for key, value in patch.items():
             if value is None:
@@ -205,22 +208,23 @@ def apply_startup_settings(storage: Storage, settings: Settings) -> Saved | None
 
 def _save(
     storage: Storage,
-    build: Callable[[StoredPolicy], CorsPolicy],
+    build: Callable[[StoredPolicy | UnreadablePolicy], CorsPolicy],
     expected: int | None,
     actor: str,
 ) -> Saved:
     for _ in range(_RETRIES):
+        current: StoredPolicy | UnreadablePolicy
         try:
-            current: StoredPolicy | None = load(storage)
-            version = current.version if current else 0
+            current = load(storage)
         except UnreadablePolicy as exc:
-            # A broken stored value must not lock administrators out: it can
-            # be replaced (a merge onto it fails in build() below).
-            current, version = None, exc.version
+            # A broken stored value must not lock administrators out: a whole
+            # policy can replace it (a merge refuses, in build()).
+            current = exc
+        version = current.version
         if expected is not None and expected != version:
             raise StalePolicy(expected, version)
-        policy = build(current or NEVER_STORED)
-        if current is not None and policy == current.policy:
+        policy = build(current)
+        if isinstance(current, StoredPolicy) and policy == current.policy:
             return Saved(current, changed=False)
         value = json.dumps(policy_to_json(policy), separators=(",", ":"))
         try:
