@@ -83,9 +83,13 @@ class PolicyChange:
     new: Any
 
     @property
+    def before(self) -> dict[str, Any]:
+        """The settings this change replaced; the defaults for the first version."""
+        return self.old if isinstance(self.old, dict) else policy_to_json(CORS_OFF)
+
+    @property
     def changed_settings(self) -> list[str]:
-        # The first version changed what differs from the defaults.
-        old = self.old if isinstance(self.old, dict) else policy_to_json(CORS_OFF)
+        old = self.before
         new = self.new if isinstance(self.new, dict) else {}
         return [key for key in new.keys() | old.keys() if old.get(key) != new.get(key)]
 
