@@ -157,3 +157,10 @@ def _header_lines(decision: CorsDecision) -> list[str]:
     if decision.vary:
         lines.append(f"    Vary: {', '.join(decision.vary)}")
     return lines
+
+
+# The stored policy's commands (issue 4) live in their own module.
+from firehouse.cors.manage import COMMANDS  # noqa: E402
+
+for _command in COMMANDS:
+    cors.add_command(_command)
