@@ -24,6 +24,7 @@ from firehouse.cors.middleware import CorsMiddleware
 from firehouse.cors.store import apply_startup_settings
 from firehouse.errors import Category, FhirError, Issue
 from firehouse.fhir.service import ResourceService
+from firehouse.logs import configure_logging
 from firehouse.rest.context import Context
 from firehouse.rest.envelope import FhirEnvelope
 from firehouse.rest.errors import error_response
@@ -92,6 +93,7 @@ def app_from_environment() -> ASGIApp:
 
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings.from_json(json.loads(raw)) if raw else Settings()
+    configure_logging(settings.log_level)
     # firehouse serve wrote the start-up CORS settings once, before the
     # workers started: a worker restarted later must not undo an admin's change.
     return create_app(settings, startup_cors=False)

@@ -19,6 +19,7 @@ from firehouse.app import SETTINGS_ENV
 from firehouse.cors.policy import InvalidPolicy, parse_policy, warnings
 from firehouse.cors.startup import given_cors_settings
 from firehouse.cors.store import UnreadablePolicy, apply_startup_settings, load
+from firehouse.logs import configure_logging
 from firehouse.settings import Settings
 from firehouse.storage import open_storage
 
@@ -40,10 +41,7 @@ def _invalid_cors(exc: InvalidPolicy) -> int:
 
 
 def run(settings: Settings) -> int:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level)
     try:
         # The given values on their own first: a typo must not even create the database.
         parse_policy(given_cors_settings(settings))
