@@ -157,6 +157,12 @@ def configurations(site_a: StaticSite) -> dict[str, dict[str, Any]]:
         },
         # C3: anyone, without credentials.
         "any": {"origins": ["*"], "methods": ["*"], "headers": ["*"]},
+        # The flags examples/spa/README.md tells people to use.
+        "spa-readme": {
+            "origins": [site_a.origin],
+            "methods": ["GET", "POST"],
+            "headers": ["content-type"],
+        },
         # Preflights must not be cached at all.
         "no-cache": {
             "origins": [site_a.origin],
