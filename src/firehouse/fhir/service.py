@@ -92,6 +92,7 @@ def create_in(tx: Transaction, resource_type: str, resource: dict[str, Any]) -> 
         lambda version, moment: stamp(resource, id, version, moment),
         method="POST",
         previous=None,
+        resource=resource,
     )
 
 
@@ -122,6 +123,7 @@ def update_in(
         lambda version, moment: stamp(resource, id, version, moment),
         method="POST" if current is None else "PUT",
         previous=current,
+        resource=resource,
     )
     return stored, created
 

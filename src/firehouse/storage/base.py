@@ -10,10 +10,20 @@ The backend is chosen by the database URL (see :func:`firehouse.storage.open_sto
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
+
+from firehouse.storage.criteria import (
+    IncludeQuery,
+    IndexRow,
+    RevIncludeQuery,
+    SearchHit,
+    SearchPage,
+    SearchQuery,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,16 @@ class ListQuery:
 class ListPage:
     entries: tuple[StoredVersion, ...]
     next_cursor: int | None
+
+
+class Indexer(Protocol):
+    """Turns a resource into its search index rows (``firehouse.search.extract``).
+
+    Wired into the storage once (``Storage.indexer``) so that every write path,
+    REST, batch and import alike, indexes the same way inside its transaction.
+    """
+
+    def rows(self, resource_type: str, resource: Mapping[str, Any]) -> Sequence[IndexRow]: ...
 
 
 class VersionConflict(Exception):
@@ -128,18 +148,29 @@ class Transaction(abc.ABC):
         *,
         method: str,
         previous: StoredVersion | None,
+        resource: Mapping[str, Any] | None = None,
     ) -> StoredVersion:
-        """Store the next version after ``previous`` (None: the first version)."""
+        """Store the next version after ``previous`` (None: the first version).
+
+        ``resource`` is the parsed resource, for the search index: with an
+        :class:`Indexer` wired in, its rows replace the resource's old ones in
+        this transaction. Without it the resource has no index rows.
+        """
 
     @abc.abstractmethod
     def delete(self, resource_type: str, id: str, *, previous: StoredVersion) -> StoredVersion:
-        """Record a deletion as the next version after ``previous``."""
+        """Record a deletion as the next version after ``previous`` (its index rows go)."""
+
+    @abc.abstractmethod
+    def reindex(self, resource_type: str, id: str, rows: Sequence[IndexRow]) -> bool:
+        """Replace the index rows of the current version; False if there is none."""
 
 
 class Storage(abc.ABC):
     """A FHIR resource store."""
 
     url: str
+    indexer: Indexer | None = None
 
     @abc.abstractmethod
     def migrate(self) -> int:
@@ -191,6 +222,21 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def state_history(self, name: str, limit: int = 50) -> list[StateChange]:
         """The last ``limit`` writes of ``name``, newest first."""
+
+    # Search (https://hl7.org/fhir/R4/search.html) over the index tables; the
+    # criteria tree comes from firehouse.search.plan (see storage/criteria.py).
+
+    @abc.abstractmethod
+    def search(self, query: SearchQuery) -> SearchPage:
+        """One page of current resources meeting ``query.criteria``, in sort order."""
+
+    @abc.abstractmethod
+    def include(self, query: IncludeQuery) -> list[tuple[str, str]]:
+        """The (type, id) targets of the given resources' references, local ones only."""
+
+    @abc.abstractmethod
+    def revinclude(self, query: RevIncludeQuery, limit: int) -> list[SearchHit]:
+        """Current resources whose references point at ``query.targets``."""
 
     @abc.abstractmethod
     def ping(self) -> None:

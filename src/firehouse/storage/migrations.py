@@ -43,7 +43,18 @@ def _v2_server_state_history(conn: Connection) -> None:
         )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_core_tables, _v2_server_state_history)
+def _v3_search_index(conn: Connection) -> None:
+    # Resources stored before this version have no index rows until
+    # ``firehouse db reindex`` (firehouse.search.reindex) rebuilds them.
+    for table in schema.SEARCH_TABLES:
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_core_tables,
+    _v2_server_state_history,
+    _v3_search_index,
+)
 LATEST = len(MIGRATIONS)
 
 

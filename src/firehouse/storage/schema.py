@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -82,4 +84,94 @@ server_state_history = Table(
     Column("old_value", Text, nullable=True),
     Column("new_value", Text, nullable=False),
     UniqueConstraint("name", "version", name="uq_state_history_name_version"),
+)
+
+# Search index tables (migration 3), one per kind of value
+# (https://hl7.org/fhir/R4/search.html#ptypes). Each row is one value of one
+# search parameter of the current version of one resource, keyed by
+# ``resources.key``; rows are replaced on every write and removed on delete,
+# in the same transaction. Every value index ends with ``resource_key`` so
+# a match is answered from the index alone. ``grp`` ties together the rows
+# of one element for composite parameters.
+#
+# Text that is compared by range (prefix matches) uses the "C" collation on
+# PostgreSQL, so ordering is by code point as on SQLite.
+OrderedText = String(collation=None).with_variant(String(collation="C"), "postgresql")
+
+
+def _index_table(name: str, *columns: Column[Any], indexes: tuple[tuple[str, ...], ...]) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("resource_key", SurrogateKey, nullable=False),
+        Column("resource_type", String(64), nullable=False),
+        Column("param", String(100), nullable=False),
+        Column("grp", Integer, nullable=True),
+        *columns,
+        Index(f"ix_{name}_key", "resource_key"),
+        *(Index(f"ix_{name}_{i}", *cols, "resource_key") for i, cols in enumerate(indexes)),
+    )
+
+
+search_string = _index_table(
+    "search_string",
+    Column("norm", OrderedText, nullable=False),
+    Column("exact", Text, nullable=False),
+    indexes=(("resource_type", "param", "norm"),),
+)
+search_token = _index_table(
+    "search_token",
+    Column("system", Text, nullable=True),
+    Column("code", OrderedText, nullable=True),
+    Column("text", OrderedText, nullable=True),
+    indexes=(("resource_type", "param", "code", "system"),),
+)
+search_date = _index_table(
+    "search_date",
+    Column("low", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+    indexes=(("resource_type", "param", "low", "high"), ("resource_type", "param", "high")),
+)
+search_number = _index_table(
+    "search_number",
+    Column("low", OrderedText, nullable=False),
+    Column("high", OrderedText, nullable=False),
+    indexes=(("resource_type", "param", "low", "high"),),
+)
+search_quantity = _index_table(
+    "search_quantity",
+    Column("low", OrderedText, nullable=False),
+    Column("high", OrderedText, nullable=False),
+    Column("system", Text, nullable=True),
+    Column("code", Text, nullable=True),
+    indexes=(("resource_type", "param", "code", "low", "high"),),
+)
+search_reference = _index_table(
+    "search_reference",
+    Column("target_type", String(64), nullable=True),
+    Column("target_id", String(64), nullable=True),
+    Column("url", OrderedText, nullable=True),
+    Column("version", Text, nullable=True),
+    Column("identifier_system", Text, nullable=True),
+    Column("identifier_value", Text, nullable=True),
+    indexes=(
+        ("resource_type", "param", "target_type", "target_id"),
+        ("target_type", "target_id"),
+        ("resource_type", "param", "url"),
+    ),
+)
+search_uri = _index_table(
+    "search_uri",
+    Column("value", OrderedText, nullable=False),
+    indexes=(("resource_type", "param", "value"),),
+)
+
+SEARCH_TABLES = (
+    search_string,
+    search_token,
+    search_date,
+    search_number,
+    search_quantity,
+    search_reference,
+    search_uri,
 )

@@ -6,17 +6,18 @@ write transaction takes its lock) lives in the backend packages.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, insert, select, update
 
-from firehouse.storage import migrations, state_sql
+from firehouse.storage import index_sql, migrations, search_sql, state_sql
 from firehouse.storage.base import (
     HistoryPage,
     HistoryQuery,
+    Indexer,
     ListPage,
     ListQuery,
     RenderBody,
@@ -26,6 +27,14 @@ from firehouse.storage.base import (
     StoredVersion,
     Transaction,
     VersionConflict,
+)
+from firehouse.storage.criteria import (
+    IncludeQuery,
+    IndexRow,
+    RevIncludeQuery,
+    SearchHit,
+    SearchPage,
+    SearchQuery,
 )
 from firehouse.storage.schema import resource_history, resources
 
@@ -101,8 +110,9 @@ def _select_current(
 
 
 class SqlTransaction(Transaction):
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, indexer: Indexer | None = None) -> None:
         self._conn = conn
+        self._indexer = indexer
 
     @property
     def connection(self) -> Connection:
@@ -127,15 +137,17 @@ class SqlTransaction(Transaction):
         micros: int,
         body: bytes | None,
         method: str,
+        index: Sequence[IndexRow],
     ) -> StoredVersion:
         deleted = body is None
         values = {"version": version, "last_updated": micros, "deleted": deleted, "body": body}
         if previous is None:
-            self._conn.execute(
+            result = self._conn.execute(
                 insert(resources).values(resource_type=resource_type, id=id, **values)
             )
+            key = int(result.inserted_primary_key[0])  # type: ignore[index]
         else:
-            result = self._conn.execute(
+            found = self._conn.execute(
                 update(resources)
                 .where(
                     and_(
@@ -145,9 +157,12 @@ class SqlTransaction(Transaction):
                     )
                 )
                 .values(**values)
-            )
-            if result.rowcount != 1:
+                .returning(resources.c.key)
+            ).all()
+            if len(found) != 1:
                 raise VersionConflict(f"{resource_type}/{id} changed during the write")
+            key = int(found[0].key)
+        index_sql.replace(self._conn, key, resource_type, index, fresh=previous is None)
         self._conn.execute(
             insert(resource_history).values(
                 resource_type=resource_type, id=id, method=method, **values
@@ -163,14 +178,31 @@ class SqlTransaction(Transaction):
         *,
         method: str,
         previous: StoredVersion | None,
+        resource: Mapping[str, Any] | None = None,
     ) -> StoredVersion:
         version, micros = self._next(previous)
         body = render(version, from_micros(micros))
-        return self._store(resource_type, id, previous, version, micros, body, method)
+        rows: Sequence[IndexRow] = ()
+        if resource is not None and self._indexer is not None:
+            rows = self._indexer.rows(resource_type, resource)
+        return self._store(resource_type, id, previous, version, micros, body, method, rows)
 
     def delete(self, resource_type: str, id: str, *, previous: StoredVersion) -> StoredVersion:
         version, micros = self._next(previous)
-        return self._store(resource_type, id, previous, version, micros, None, "DELETE")
+        return self._store(resource_type, id, previous, version, micros, None, "DELETE", ())
+
+    def reindex(self, resource_type: str, id: str, rows: Sequence[IndexRow]) -> bool:
+        key = self._conn.execute(
+            select(resources.c.key).where(
+                resources.c.resource_type == resource_type,
+                resources.c.id == id,
+                resources.c.deleted.is_(False),
+            )
+        ).scalar()
+        if key is None:
+            return False
+        index_sql.replace(self._conn, int(key), resource_type, rows, fresh=False)
+        return True
 
 
 class SqlStorage(Storage):
@@ -197,7 +229,7 @@ class SqlStorage(Storage):
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         with self._write_connection() as conn:
-            yield SqlTransaction(conn)
+            yield SqlTransaction(conn, self.indexer)
 
     def read(self, resource_type: str, id: str) -> StoredVersion | None:
         with self.engine.connect() as conn:
@@ -271,6 +303,18 @@ class SqlStorage(Storage):
     def state_history(self, name: str, limit: int = 50) -> list[StateChange]:
         with self.engine.connect() as conn:
             return state_sql.history(conn, name, limit)
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        with self.engine.connect() as conn:
+            return search_sql.search(conn, query)
+
+    def include(self, query: IncludeQuery) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            return search_sql.include(conn, query)
+
+    def revinclude(self, query: RevIncludeQuery, limit: int) -> list[SearchHit]:
+        with self.engine.connect() as conn:
+            return search_sql.revinclude(conn, query, limit)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
