@@ -167,6 +167,8 @@ def test_case03_refused_origin_gets_204_without_any_cors_header(c1: TestClient) 
     response = preflight(c1, "https://evil.example", "PUT", "authorization,content-type")
     assert response.status_code == 204
     assert cors_headers(response) == {}
+    # C1 lists its origin, so a shared cache must not reuse this answer for it.
+    assert "Origin" in vary_of(response)
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "GET"])
@@ -269,6 +271,7 @@ def test_case14_near_misses_are_refused_and_get_the_normal_response(
     refused_preflight = preflight(c2, origin, "PUT", "authorization")
     assert refused_preflight.status_code == 204
     assert cors_headers(refused_preflight) == {}
+    assert "Origin" in vary_of(refused_preflight)
 
 
 def test_case17_non_normalised_origin_setting_matches_the_browser_origin(
