@@ -470,6 +470,29 @@ def test_case15_serve_refuses_an_invalid_policy_naming_every_problem(tmp_path: P
 
 
 @pytest.mark.slow
+def test_case15_an_invalid_policy_at_start_up_leaves_the_stored_one_alone(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'kept.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREHOUSE_")}
+
+    def firehouse(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command(*args)], capture_output=True, text=True, timeout=60, env=env
+        )
+
+    stored = firehouse("cors", "set", "--database", database, "--origins", A, "--max-age", "60")
+    assert stored.returncode == 0, stored.stderr
+    before = firehouse("cors", "show", "--database", database, "--json").stdout
+    refused = firehouse(
+        "serve", "--port", str(free_port()), "--database", database,
+        "--cors-origins", "*", "--cors-allow-credentials", "--cors-max-age", "-1",
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "cors.E003" in refused.stderr and "cors.E014" in refused.stderr
+    assert firehouse("cors", "show", "--database", database, "--json").stdout == before
+    assert A in before
+
+
+@pytest.mark.slow
 def test_serve_with_any_origin_logs_a_security_warning(tmp_path: Path) -> None:
     with running_server(
         tmp_path / "star.db", "--cors-origins", "*", "--cors-methods", "*"
