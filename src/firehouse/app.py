@@ -29,6 +29,8 @@ from firehouse.rest.context import Context
 from firehouse.rest.envelope import FhirEnvelope
 from firehouse.rest.errors import error_response
 from firehouse.rest.routes import fhir_routes
+from firehouse.search.engine import SearchEngine
+from firehouse.search.wiring import install as install_search
 from firehouse.settings import Settings
 from firehouse.storage import open_storage
 from firehouse.storage.base import Storage
@@ -65,12 +67,14 @@ def create_app(
     if startup_cors:
         apply_startup_settings(storage, settings)
     live = cors or LivePolicy(storage)
+    search_registry = install_search(storage)
     ctx = Context(
         settings=settings,
         storage=storage,
         service=ResourceService(storage),
         cors_enabled=lambda: live.get().enabled,
         extra={},
+        search=SearchEngine(storage, search_registry.current),
     )
 
     @asynccontextmanager

@@ -92,3 +92,33 @@ def searchset_bundle(
         for stored in matches
     ]
     return fhir_json.dumps(_bundle("searchset", links, entries, total), pretty=pretty)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchEntry:
+    """One searchset entry: the resource's stored (or shaped) JSON and why it is there."""
+
+    resource_type: str
+    id: str
+    body: bytes
+    mode: str  # match | include (https://hl7.org/fhir/R4/bundle-definitions.html#Bundle.entry.search.mode)
+
+
+def search_bundle(
+    base: str,
+    entries: Sequence[SearchEntry],
+    links: Sequence[Link],
+    *,
+    pretty: bool,
+    total: int | None = None,
+) -> bytes:
+    """A ``searchset`` Bundle (https://hl7.org/fhir/R4/search.html#return) with includes."""
+    rendered = [
+        {
+            "fullUrl": f"{base}/{entry.resource_type}/{entry.id}",
+            "resource": fhir_json.loads(entry.body) if pretty else orjson.Fragment(entry.body),
+            "search": {"mode": entry.mode},
+        }
+        for entry in entries
+    ]
+    return fhir_json.dumps(_bundle("searchset", links, rendered, total), pretty=pretty)

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from firehouse.fhir.service import ResourceService
+from firehouse.search.engine import SearchEngine
 from firehouse.settings import Settings
 from firehouse.storage.base import Storage
 
@@ -21,6 +22,7 @@ class Context:
     # Whether cross-origin access is configured right now (CapabilityStatement).
     cors_enabled: Callable[[], bool]
     extra: dict[str, Any]
+    search: SearchEngine | None = None
 
     def base_url(self, request: Request) -> str:
         """The public base of the FHIR API, without a trailing slash."""

@@ -1,71 +1,144 @@
-"""search (type level): https://hl7.org/fhir/R4/http.html#search and search.html.
+"""search: https://hl7.org/fhir/R4/http.html#search and search.html.
 
-This first version answers searches on ``_id`` plus the result parameters
-``_count``; any other parameter is ignored in the default lenient mode (the
-``self`` link shows what was applied, search.html#errors) and refused with
-``Prefer: handling=strict``. Pages continue with keyset cursors.
+Type search (``GET [type]?...``, ``POST [type]/_search`` with a form body),
+system search (``GET /?_type=...``, ``POST /_search``) and compartment search
+(``GET Patient/123/Observation``, http.html#vsearch). Unknown parameters are
+ignored in the default lenient mode, with the ``self`` link showing what was
+applied, and refused with ``Prefer: handling=strict`` (search.html#errors).
+Pages continue with opaque keyset cursors (``next``).
 """
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from firehouse.errors import Category, FhirError, Issue
-from firehouse.fhir.bundle import Link, searchset_bundle
-from firehouse.fhir.service import require_type
+from firehouse.errors import Category, FhirError, Issue, invalid
+from firehouse.fhir.bundle import Link, SearchEntry, search_bundle
+from firehouse.fhir.service import require_id, require_type
 from firehouse.rest.context import Context
 from firehouse.rest.media import FHIR_JSON, response_format
-from firehouse.rest.paging import CURSOR, cursor, page_size, page_url
-from firehouse.storage.base import ListQuery
+from firehouse.rest.paging import page_url
+from firehouse.search.compartment import compartment_types
+from firehouse.search.engine import SearchEngine, SearchRequest, SearchResult
+from firehouse.search.query import CURSOR
+from firehouse.search.shaping import shape
 
-# Parameters that shape the response rather than select resources.
-_CONTROL = frozenset({"_count", "_format", "_pretty", CURSOR})
+_FORM = "application/x-www-form-urlencoded"
+_MAX_FORM = 64 * 1024
 
 
-def _strict(request: Request) -> bool:
+def strict(request: Request) -> bool:
+    """``Prefer: handling=strict`` (https://hl7.org/fhir/R4/http.html#ops)."""
     return any(
         part.strip().replace(" ", "") == "handling=strict"
         for part in request.headers.get("prefer", "").split(",")
     )
 
 
+def engine(ctx: Context) -> SearchEngine:
+    found = ctx.search
+    if found is None:
+        raise FhirError(Category.UNSUPPORTED, Issue("search is not configured", "not-supported"))
+    return found
+
+
+async def _params(request: Request) -> list[tuple[str, str]]:
+    params = list(request.query_params.multi_items())
+    if request.method == "POST":
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != _FORM:
+            raise FhirError(
+                Category.UNSUPPORTED_MEDIA_TYPE,
+                Issue(f"POST _search takes a form body ({_FORM})", "not-supported"),
+            )
+        body = await request.body()
+        if len(body) > _MAX_FORM:
+            raise FhirError(Category.TOO_LARGE, Issue("the search form is too large", "too-costly"))
+        params.extend(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return params
+
+
+def _links(base: str, path: str, result: SearchResult, cursor: str | None) -> list[Link]:
+    params = [*result.applied, ("_count", str(result.parsed.count))]
+    self_params = params if cursor is None else [*params, (CURSOR, cursor)]
+    links = [Link("self", page_url(base, path, self_params))]
+    if result.next_cursor is not None:
+        links.append(Link("next", page_url(base, path, [*params, (CURSOR, result.next_cursor)])))
+    return links
+
+
+def _respond(ctx: Context, request: Request, path: str, result: SearchResult) -> Response:
+    fmt = response_format(request)
+    base = ctx.base_url(request)
+    parsed = result.parsed
+    entries = [
+        SearchEntry(
+            hit.resource_type,
+            hit.id,
+            shape(hit.body, hit.resource_type, parsed.summary, parsed.elements),
+            mode,
+        )
+        for mode, hits in (("match", result.matches), ("include", result.included))
+        for hit in hits
+    ]
+    body = search_bundle(
+        base,
+        entries,
+        _links(base, path, result, parsed.cursor),
+        pretty=fmt.pretty,
+        total=result.total,
+    )
+    return Response(body, media_type=FHIR_JSON)
+
+
+async def _run(
+    ctx: Context,
+    request: Request,
+    path: str,
+    types: tuple[str, ...] | None,
+    patients: tuple[str, ...] | None = None,
+) -> Response:
+    search = engine(ctx)
+    params = await _params(request)
+    search_request = SearchRequest(
+        resource_types=types,
+        params=tuple(params),
+        local_base=ctx.base_url(request),
+        default_count=ctx.settings.default_page_size,
+        max_count=ctx.settings.max_page_size,
+        strict=strict(request),
+        restrict_to_patients=patients,
+    )
+    result = await run_in_threadpool(search.search, search_request)
+    return _respond(ctx, request, path, result)
+
+
 async def search_type(ctx: Context, request: Request, resource_type: str) -> Response:
     require_type(resource_type)
-    fmt = response_format(request)
-    count = page_size(ctx, request)
-    ids: tuple[str, ...] | None = None
-    applied: list[tuple[str, str]] = []
-    ignored: list[str] = []
-    for name, value in request.query_params.multi_items():
-        if name == "_id":
-            values = tuple(v for v in value.split(",") if v)
-            ids = values if ids is None else tuple(v for v in ids if v in values)
-            applied.append((name, value))
-        elif name not in _CONTROL:
-            ignored.append(name)
-    if ignored and _strict(request):
+    return await _run(ctx, request, f"/{resource_type}", (resource_type,))
+
+
+async def search_system(ctx: Context, request: Request) -> Response:
+    return await _run(ctx, request, "/", None)
+
+
+async def search_compartment(
+    ctx: Context, request: Request, compartment: str, id: str, resource_type: str
+) -> Response:
+    """``GET Patient/123/Observation``: the Patient compartment only (R4 package data)."""
+    require_type(compartment)
+    require_type(resource_type)
+    require_id(id)
+    if compartment != "Patient":
         raise FhirError(
-            Category.INVALID,
-            [
-                Issue(
-                    f"Search parameter '{name}' is not supported for {resource_type}",
-                    code="not-supported",
-                    expression=(name,),
-                )
-                for name in ignored
-            ],
+            Category.UNSUPPORTED,
+            Issue(f"Only the Patient compartment is supported, not {compartment}", "not-supported"),
         )
-    page_cursor = cursor(request)
-    page = ctx.storage.list_current(
-        ListQuery(resource_type, ids=ids, after_key=page_cursor, count=count)
-    )
-    base = ctx.base_url(request)
-    path = f"/{resource_type}"
-    params = [*applied, ("_count", str(count))]
-    self_params = params if page_cursor is None else [*params, (CURSOR, str(page_cursor))]
-    links = [Link("self", page_url(base, path, self_params))]
-    if page.next_cursor is not None:
-        links.append(Link("next", page_url(base, path, [*params, (CURSOR, str(page.next_cursor))])))
-    body = searchset_bundle(base, page.entries, links, pretty=fmt.pretty)
-    return Response(body, media_type=FHIR_JSON)
+    if resource_type not in compartment_types():
+        raise invalid(f"{resource_type} resources are never in a Patient compartment")
+    path = f"/Patient/{id}/{resource_type}"
+    return await _run(ctx, request, path, (resource_type,), (id,))
