@@ -215,8 +215,9 @@ def _wait_for(condition: Any, timeout: float = 30) -> None:
 
 
 def _wrk(url: str, mode: str, duration: float, ids: Path | None) -> float:
+    seconds = f"-d{max(1, round(duration))}s"  # wrk takes whole seconds
     args = [
-        "taskset", "-c", "1", "wrk", "-t1", "-c16", f"-d{max(1, round(duration))}s", "-s", str(LUA), url,
+        "taskset", "-c", "1", "wrk", "-t1", "-c16", seconds, "-s", str(LUA), url,
         "--", mode, str(ids or "-"), "-", ORIGIN,
     ]  # fmt: skip
     if not shutil.which("taskset"):
@@ -270,6 +271,8 @@ def measure_freshness_cost(rounds: int = 5, duration: float = 4.0) -> dict[str, 
             "live_rps": round(live),
             "fixed_rps": round(fixed),
             "ratio": round(live / fixed, 3),
+            "live_rounds": [round(r) for r in rps[("live", mode)]],
+            "fixed_rounds": [round(r) for r in rps[("fixed", mode)]],
         }
     return result
 
