@@ -31,6 +31,14 @@ C2_FLAGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test checks against its own (empty, so CORS-off) stored policy."""
+    url = f"sqlite:///{tmp_path / 'check.db'}"
+    monkeypatch.setenv("FIREHOUSE_DATABASE", url)
+    return url
+
+
 def check(*args: str, env: dict[str, str] | None = None) -> Result:
     # An empty environment for FIREHOUSE_*: the machine running the tests may set some.
     clean = {"FIREHOUSE_CORS_" + n: None for n in ("ORIGINS", "HEADERS", "METHODS", "MAX_AGE")}
@@ -146,3 +154,36 @@ def test_missing_origin_is_a_usage_error() -> None:
     result = check("--method", "GET")
     assert result.exit_code == 2
     assert "--origin" in result.stderr
+
+
+def test_check_reads_the_stored_policy_and_says_which(database: str) -> None:
+    saved = CliRunner().invoke(
+        main,
+        [
+            "cors",
+            "set",
+            "--origins",
+            "https://a.example",
+            "--methods",
+            "GET,PUT",
+            "--headers",
+            "content-type",
+        ],
+    )
+    assert saved.exit_code == 0, saved.output
+    result = check("--origin", "https://a.example", "--method", "PUT", "--header", "Content-Type")
+    assert result.exit_code == 0, result.output
+    assert f"policy: the stored policy, version 1, in {database}" in result.stdout
+    refused = check("--origin", "https://b.example", "--method", "GET")
+    assert refused.exit_code == 1
+
+
+def test_given_cors_settings_are_a_what_if_on_top_of_the_stored_policy(database: str) -> None:
+    CliRunner().invoke(main, ["cors", "set", "--origins", "https://a.example", "--methods", "GET"])
+    what_if = check(
+        "--origin", "https://a.example", "--method", "DELETE", "--cors-methods", "GET,DELETE"
+    )
+    assert what_if.exit_code == 0, what_if.output
+    assert "with methods as given here (not saved)" in what_if.stdout
+    shown = CliRunner().invoke(main, ["cors", "show", "--json"])
+    assert json.loads(shown.stdout)["methods"] == ["GET"]

@@ -136,5 +136,10 @@ def test_against_a_running_server(tmp_path: Path) -> None:
         assert as_json(cors("show", *url, "--json", env=token))["version"] == 1
         history = as_json(cors("history", *url, "--json", env=token))
         assert [c["version"] for c in history] == [1]
+        # check asks the running server for its stored policy too.
+        verdict = cors("check", *url, "--origin", A, "--method", "PUT", env=token)
+        assert verdict.exit_code == 0, verdict.output
+        assert f"policy: the stored policy, version 1, of {server.url}" in verdict.stdout
+        assert cors("check", *url, "--origin", B, "--method", "PUT", env=token).exit_code == 1
     unreachable = cors("show", "--url", server.url, "--admin-token", TOKEN)
     assert unreachable.exit_code == 1 and "cannot reach" in unreachable.stderr

@@ -7,11 +7,12 @@ whether the page gets the response, and why. Exit status 0 when allowed,
 1 when the browser would block the call, 2 when the input or the policy is
 invalid, so scripts and CI can assert a policy (``shared/spec/cors.md``).
 
-The policy comes from the settings, resolved exactly as ``firehouse serve``
-resolves them (flag > env > ``--config`` file > default, see
-:func:`firehouse.settings.resolve`), so ``check`` answers for the server the
-same flags would start. The commands for the stored policy (``show``, ``set``,
-``history``, ``--url``) join this group with issue 4.
+The policy checked is the stored one (shared/spec/cors.md, "Changing the
+policy at run time"), read from the database (``--database`` / ``--config`` /
+``FIREHOUSE_DATABASE``) or from a running server (``--url`` plus the admin
+token). ``--cors-*`` values given as flags, ``FIREHOUSE_CORS_*`` or in the
+``--config`` file are applied on top, unsaved, to ask "what if": the same merge
+``firehouse cors set`` and ``serve`` would make.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import click
 
 from firehouse.cors.decision import CorsDecision
 from firehouse.cors.explain import CheckResult, explain
-from firehouse.cors.policy import CorsPolicy, InvalidPolicy
-from firehouse.cors.startup import policy_from_settings
+from firehouse.cors.policy import CORS_OFF, CorsPolicy, InvalidPolicy, parse_policy, policy_to_json
+from firehouse.cors.startup import given_cors_settings
 from firehouse.settings import BY_NAME, CORS_SETTING_NAMES, SettingsError, resolve
 
 ALLOWED_EXIT = 0
@@ -62,14 +63,36 @@ def settings_policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def policy_from_options(flags: dict[str, Any], config_file: str | None) -> CorsPolicy:
-    """The policy ``firehouse serve`` would start with these flags; exits 2 if invalid."""
+def policy_from_options(
+    flags: dict[str, Any],
+    config_file: str | None,
+    *,
+    database: str | None = None,
+    url: str | None = None,
+    admin_token: str | None = None,
+) -> tuple[CorsPolicy, str]:
+    """The stored policy with any given ``--cors-*`` values applied, and where it came from.
+
+    Exits 2 when the result is invalid (every problem listed), 1 when the
+    stored policy cannot be read.
+    """
+    from firehouse.cors.manage import stored_document
+
     try:
-        settings = resolve(flags, config_file=config_file)
+        settings = resolve({**flags, "database": database}, config_file=config_file)
     except (SettingsError, OSError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
+    document = stored_document(settings.database if url is None else None, url, admin_token)
+    source = f"the stored policy, version {document['version']}" + (
+        f", of {url}" if url else f", in {settings.database}"
+    )
+    given = given_cors_settings(settings)
+    if given:
+        source += f", with {', '.join(sorted(given))} as given here (not saved)"
+    data = {name: document[name] for name in policy_to_json(CORS_OFF)}
+    data.update(given)
     try:
-        return policy_from_settings(settings)
+        return parse_policy(data), source
     except InvalidPolicy as exc:
         click.echo("the CORS settings are invalid:", err=True)
         for problem in exc.problems:
@@ -95,6 +118,14 @@ def policy_from_options(flags: dict[str, Any], config_file: str | None) -> CorsP
     "[default: exactly when the policy allows credentials].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--database", default=None, help="Database URL (default from settings).")
+@click.option("--url", default=None, help="A running server's base URL, instead.")
+@click.option(
+    "--admin-token",
+    envvar="FIREHOUSE_ADMIN_TOKEN",
+    default=None,
+    help="The server's admin token, with --url [env FIREHOUSE_ADMIN_TOKEN].",
+)
 @settings_policy_options
 def check(
     origin: str,
@@ -102,6 +133,9 @@ def check(
     headers: tuple[str, ...],
     credentials: bool | None,
     as_json: bool,
+    database: str | None,
+    url: str | None,
+    admin_token: str | None,
     config_file: str | None,
     **flags: Any,
 ) -> None:
@@ -110,15 +144,18 @@ def check(
     Exit status: 0 when the page gets the response, 1 when the browser
     blocks it, 2 when the policy or the input is invalid.
     """
-    policy = policy_from_options(flags, config_file)
+    policy, source = policy_from_options(
+        flags, config_file, database=database, url=url, admin_token=admin_token
+    )
     names = [part.strip() for value in headers for part in value.split(",") if part.strip()]
     result = explain(policy, origin, method, names, credentials=credentials)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
+        click.echo(json.dumps({**result.to_json(), "policy": source}, indent=2))
     else:
         click.echo(describe(result, policy, origin, method, names, credentials))
+        click.echo(f"policy: {source}")
     sys.exit(ALLOWED_EXIT if result.allowed else BLOCKED_EXIT)
 
 

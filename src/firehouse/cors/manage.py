@@ -80,6 +80,12 @@ def _backend(
         storage.close()
 
 
+def stored_document(database: str | None, url: str | None, token: str | None) -> dict[str, Any]:
+    """The stored policy document (as ``GET /admin/cors`` gives it); exits 1 if unreadable."""
+    with _reported(), _backend(database, None, url, token) as backend:
+        return backend.show()
+
+
 @contextmanager
 def _reported() -> Iterator[None]:
     """Turn the backends' errors into messages and exit statuses."""
