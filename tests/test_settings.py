@@ -58,3 +58,19 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
 def test_every_setting_has_help_and_an_env_var() -> None:
     for setting in REGISTRY:
         assert setting.help and setting.env_var.startswith("FIREHOUSE_")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('cors_max_age = "10"', "cors_max_age in .* must be an integer, not '10'"),
+        ("port = true", "port in .* must be an integer, not True"),
+        ('cors_allow_credentials = "yes"', "cors_allow_credentials .* must be true or false"),
+        ("host = 1", "host .* must be a string"),
+    ],
+)
+def test_file_values_must_have_the_settings_type(tmp_path: Path, line: str, message: str) -> None:
+    config = tmp_path / "typed.toml"
+    config.write_text(line + "\n")
+    with pytest.raises(SettingsError, match=message):
+        resolve(config_file=config, environ={})

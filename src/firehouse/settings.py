@@ -177,6 +177,18 @@ def _check_choice(setting: Setting, value: Any) -> Any:
     return value
 
 
+# TOML values are typed, so a file must use the type itself: ``max_age = "10"``
+# is refused there as the JSON admin API refuses it, while flags and the
+# environment, which are text by nature, are converted.
+_TOML_TYPES: dict[Callable[[Any], Any], tuple[type, ...]] = {
+    _as_int: (int,),
+    _as_bool: (bool,),
+    _as_str: (str,),
+    _as_list: (list, str),
+}
+_TYPE_WORDS = {int: "an integer", bool: "true or false", str: "a string", list: "a list"}
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a --config TOML file: top-level keys are setting names."""
     with open(path, "rb") as handle:
@@ -184,6 +196,11 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     unknown = sorted(set(data) - set(BY_NAME))
     if unknown:
         raise SettingsError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
+    for name, value in data.items():
+        expected = _TOML_TYPES[BY_NAME[name].convert]
+        if not isinstance(value, expected) or (bool not in expected and isinstance(value, bool)):
+            kinds = " or ".join(_TYPE_WORDS[t] for t in expected)
+            raise SettingsError(f"{name} in {path} must be {kinds}, not {value!r}")
     return data
 
 
