@@ -197,7 +197,8 @@ def test_methods_a_path_does_not_serve_are_405_with_allow(client: TestClient) ->
     assert response.status_code == 405
     assert response.headers["allow"] == "DELETE, GET, HEAD, PUT"
     assert response.json()["resourceType"] == "OperationOutcome"
-    assert client.delete("/Patient").status_code == 405
+    # DELETE [type] is a conditional delete now (400 without criteria); PATCH is not served.
+    assert client.patch("/Patient", content=PATIENT, headers=FHIR).status_code == 405
 
 
 def test_no_endpoint_is_a_404_outcome(client: TestClient) -> None:

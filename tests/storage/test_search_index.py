@@ -115,3 +115,20 @@ def test_writes_without_an_indexer_have_no_rows(storage: Storage) -> None:
     _write(storage, "a", {"name": "Alice"})
     assert _ids(storage, IndexKind.STRING, "name", StringCond("prefix", "al")) == set()
     assert [h.id for h in storage.search(SearchQuery(("Patient",))).hits] == ["a"]
+
+
+def test_a_transaction_searches_its_own_writes(indexed: Storage) -> None:
+    query = SearchQuery(
+        ("Patient",), Match(IndexKind.STRING, "Patient", "name", StringCond("prefix", "al"))
+    )
+    with indexed.transaction() as tx:
+        assert tx.search(query).hits == ()
+        tx.write(
+            "Patient",
+            "a",
+            lambda version, moment: b'{"resourceType":"Patient"}',
+            method="POST",
+            previous=None,
+            resource={"name": "Alice"},
+        )
+        assert [hit.id for hit in tx.search(query).hits] == ["a"]

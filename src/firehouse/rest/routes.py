@@ -15,7 +15,17 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from firehouse.errors import Category, FhirError, Issue
-from firehouse.rest import capabilities, create, delete, health, history, read, search, update
+from firehouse.rest import (
+    capabilities,
+    conditional,
+    create,
+    delete,
+    health,
+    history,
+    read,
+    search,
+    update,
+)
 from firehouse.rest.context import Context
 from firehouse.rest.errors import error_response
 
@@ -73,7 +83,13 @@ def fhir_routes(ctx: Context) -> list[BaseRoute]:
         route("/_search", POST=search.search_system),
         route("/{resource_type}/_history", GET=history.type_history),
         route("/{resource_type}/_search", POST=search.search_type),
-        route("/{resource_type}", GET=search.search_type, POST=create.create),
+        route(
+            "/{resource_type}",
+            GET=search.search_type,
+            POST=create.create,
+            PUT=conditional.update,
+            DELETE=conditional.delete,
+        ),
         route("/{resource_type}/{id}/_history/{version}", GET=read.vread),
         route("/{resource_type}/{id}/_history", GET=history.instance_history),
         route("/{compartment}/{id}/{resource_type}", GET=search.search_compartment),

@@ -34,6 +34,7 @@ from firehouse.storage.criteria import (
     Or,
     RevIncludeQuery,
     SearchHit,
+    SearchPage,
     SearchQuery,
     TypeIn,
 )
@@ -231,12 +232,19 @@ class SearchEngine:
     # ------------------------------------------------------------ conditional interactions
 
     def matching(
-        self, resource_type: str, params: Sequence[tuple[str, str]], local_base: str, limit: int = 2
+        self,
+        resource_type: str,
+        params: Sequence[tuple[str, str]],
+        local_base: str,
+        limit: int = 2,
+        searcher: Callable[[SearchQuery], SearchPage] | None = None,
     ) -> list[SearchHit]:
         """Up to ``limit`` current resources meeting ``params``, for conditional
         create/update/delete and conditional references (http.html#ccreate).
 
-        Unknown parameters are an error here: ignoring one would widen the match.
+        Pass ``searcher=tx.search`` to look inside a write transaction, so that
+        the check and the write it decides are one atomic step. Unknown
+        parameters are an error here: ignoring one would widen the match.
         """
         parsed = parse(params, limit, limit)
         if not parsed.clauses:
@@ -248,6 +256,5 @@ class SearchEngine:
                 Category.INVALID,
                 [Issue(u.reason, "not-supported", expression=(u.name,)) for u in planned.unknown],
             )
-        return list(
-            self.storage.search(SearchQuery((resource_type,), planned.criteria, count=limit)).hits
-        )
+        run = searcher or self.storage.search
+        return list(run(SearchQuery((resource_type,), planned.criteria, count=limit)).hits)

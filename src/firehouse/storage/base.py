@@ -165,6 +165,12 @@ class Transaction(abc.ABC):
     def reindex(self, resource_type: str, id: str, rows: Sequence[IndexRow]) -> bool:
         """Replace the index rows of the current version; False if there is none."""
 
+    @abc.abstractmethod
+    def search(self, query: SearchQuery) -> SearchPage:
+        """:meth:`Storage.search` inside this transaction: it sees this transaction's
+        writes, and under the write lock nobody else's can slip in between a
+        conditional interaction's check and its write."""
+
 
 class Storage(abc.ABC):
     """A FHIR resource store."""

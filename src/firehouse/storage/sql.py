@@ -191,6 +191,9 @@ class SqlTransaction(Transaction):
         version, micros = self._next(previous)
         return self._store(resource_type, id, previous, version, micros, None, "DELETE", ())
 
+    def search(self, query: SearchQuery) -> SearchPage:
+        return search_sql.search(self._conn, query)
+
     def reindex(self, resource_type: str, id: str, rows: Sequence[IndexRow]) -> bool:
         key = self._conn.execute(
             select(resources.c.key).where(
