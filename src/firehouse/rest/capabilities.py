@@ -19,6 +19,7 @@ from firehouse.fhir.resource import format_instant
 from firehouse.rest.context import Context
 from firehouse.rest.http import json_response
 from firehouse.rest.media import response_format
+from firehouse.search.capability import search_sections
 
 TYPE_INTERACTIONS = (
     "read",
@@ -30,19 +31,12 @@ TYPE_INTERACTIONS = (
     "create",
     "search-type",
 )
-SYSTEM_INTERACTIONS = ("history-system",)
-SEARCH_PARAMS = (
-    {
-        "name": "_id",
-        "definition": "http://hl7.org/fhir/SearchParameter/Resource-id",
-        "type": "token",
-        "documentation": "Logical id of the resource; commas give alternatives",
-    },
-)
+SYSTEM_INTERACTIONS = ("history-system", "search-system")
 
 
 def capability_statement(ctx: Context, request: Request) -> dict[str, Any]:
     base = ctx.base_url(request)
+    search = search_sections(ctx.search.registry()) if ctx.search is not None else {}
     resources = [
         {
             "type": resource_type,
@@ -51,11 +45,11 @@ def capability_statement(ctx: Context, request: Request) -> dict[str, Any]:
             "versioning": "versioned-update",
             "readHistory": True,
             "updateCreate": True,
-            "conditionalCreate": False,
+            "conditionalCreate": True,
             "conditionalRead": "modified-since",
-            "conditionalUpdate": False,
-            "conditionalDelete": "not-supported",
-            "searchParam": list(SEARCH_PARAMS),
+            "conditionalUpdate": True,
+            "conditionalDelete": "single",
+            **search.get(resource_type, {}),
         }
         for resource_type in sorted(definitions.resource_types())
     ]

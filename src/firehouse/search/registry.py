@@ -157,7 +157,7 @@ def params_from_resource(resource: Mapping[str, Any], source: str) -> list[Searc
     return made
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (cache keys)
 class Registry:
     """Every search parameter, by resource type and code; immutable."""
 
