@@ -92,6 +92,26 @@ def db_migrate(database: str | None, config_file: str | None) -> None:
     click.echo(f"{settings.database}: schema at version {version}")
 
 
+@db.command("reindex")
+@click.option("--database", default=None, help="Database URL (default from settings).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False))
+def db_reindex(database: str | None, config_file: str | None) -> None:
+    """Rebuild the search index of every stored resource (with a progress bar)."""
+    from firehouse.search import reindex
+    from firehouse.storage import open_storage
+
+    settings = _resolve_or_exit({"database": database}, config_file)
+    storage = open_storage(settings.database)
+    try:
+        storage.migrate()
+        total = reindex.count(storage)
+        with click.progressbar(length=total, label="Reindexing", file=sys.stderr) as bar:
+            done = reindex.reindex(storage, progress=bar.update)
+    finally:
+        storage.close()
+    click.echo(f"{settings.database}: reindexed {done} resources")
+
+
 # -- firehouse import ---------------------------------------------------------------
 
 
@@ -131,6 +151,7 @@ def import_files(
     """
     from firehouse.errors import FhirError
     from firehouse.importing import run_import
+    from firehouse.search.wiring import install as install_search
     from firehouse.storage import open_storage
 
     settings = _resolve_or_exit({"database": database}, config_file)
@@ -140,6 +161,7 @@ def import_files(
         raise click.UsageError(str(exc)) from exc
     try:
         storage.migrate()
+        install_search(storage)  # imported resources are indexed like any other write
         status = run_import(storage, paths, progress=progress, batch_size=batch_size)
     finally:
         storage.close()
