@@ -67,6 +67,14 @@ class SearchResult:
     ignored: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    query: SearchQuery
+    parsed: ParsedSearch
+    applied: tuple[tuple[str, str], ...]
+    ignored: tuple[str, ...]
+
+
 def encode_cursor(cursor: Cursor) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(cursor))).decode().rstrip("=")
 
@@ -111,7 +119,8 @@ class SearchEngine:
             parts.append(And((TypeIn((resource_type,)), restriction)))
         return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
-    def search(self, request: SearchRequest) -> SearchResult:
+    def prepare(self, request: SearchRequest) -> Prepared:
+        """Parse and plan ``request`` into the storage query for its page."""
         parsed = parse(request.params, request.default_count, request.max_count)
         registry = self.registry()
         types = request.resource_types
@@ -120,7 +129,6 @@ class SearchEngine:
         ctx = PlanContext(registry, request.local_base, datetime.now(UTC))
         planned = plan(parsed.clauses, types, ctx, self._restrict_all(request, types))
         sort, unknown_sort = sort_keys(parsed.sort, types, registry)
-        ignored = [u.name for u in planned.unknown] + [f"_sort={c}" for c in unknown_sort]
         if request.strict and (planned.unknown or unknown_sort):
             raise FhirError(
                 Category.INVALID,
@@ -135,21 +143,28 @@ class SearchEngine:
             after = decode_cursor(parsed.cursor, len(sort) + 1)
         count = 0 if parsed.summary == "count" else parsed.count
         want_total = parsed.total != "none" or parsed.summary == "count"
-        page = self.storage.search(
-            SearchQuery(types, planned.criteria, sort, after, count, want_total)
-        )
-        included = self._includes(request, parsed.includes, page.hits) if count else ()
+        query = SearchQuery(types, planned.criteria, sort, after, count, want_total)
         applied = tuple((c.name, c.value) for c in planned.applied) + tuple(
             (n, v) for n, v in parsed.result_params if not (n == "_sort" and unknown_sort)
+        )
+        ignored = tuple(u.name for u in planned.unknown) + tuple(f"_sort={c}" for c in unknown_sort)
+        return Prepared(query, parsed, applied, ignored)
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        prepared = self.prepare(request)
+        page = self.storage.search(prepared.query)
+        parsed = prepared.parsed
+        included = (
+            self._includes(request, parsed.includes, page.hits) if prepared.query.count else ()
         )
         return SearchResult(
             matches=page.hits,
             included=included,
             total=page.total,
             parsed=parsed,
-            applied=applied,
+            applied=prepared.applied,
             next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
-            ignored=tuple(ignored),
+            ignored=prepared.ignored,
         )
 
     # ------------------------------------------------------------ includes

@@ -11,6 +11,7 @@ rescans the ones before it (no OFFSET).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -167,23 +168,46 @@ def _scope(t: FromClause, resource_type: str | None, param: str) -> ColumnElemen
     return and_(t.c.resource_type == resource_type, t.c.param == param)
 
 
+# Building aliases is the most expensive part of making a statement (every
+# column is proxied), so they are made once: the main query's ``r``, and one
+# resources/reference pair per chain depth. Subqueries on the index tables use
+# the tables themselves with correlation off, so nesting never ties an inner
+# subquery to an outer one.
+_MAIN = _R.alias("r")
+
+
+@cache
+def _depth_aliases(depth: int) -> tuple[FromClause, FromClause]:
+    return _R.alias(f"r{depth}"), schema.search_reference.alias(f"ref{depth}")
+
+
+@cache
+def _part_alias(kind: IndexKind, i: int) -> FromClause:
+    return TABLES[kind].alias(f"c{i}_{kind.value}")
+
+
 def _keys_matching(match: Match) -> Select[Any]:
-    t = TABLES[match.kind].alias()
-    return select(t.c.resource_key).where(
-        _scope(t, match.resource_type, match.param), _condition(match.kind, match.condition, t)
+    t = TABLES[match.kind]
+    return (
+        select(t.c.resource_key)
+        .where(
+            _scope(t, match.resource_type, match.param),
+            _condition(match.kind, match.condition, t),
+        )
+        .correlate(None)
     )
 
 
-def compile_criteria(criteria: Criteria, r: FromClause) -> ColumnElement[bool]:
-    """``criteria`` as a condition on the resources row ``r``."""
+def compile_criteria(criteria: Criteria, r: FromClause, depth: int = 0) -> ColumnElement[bool]:
+    """``criteria`` as a condition on the resources row ``r`` (``depth``: chain nesting)."""
     if isinstance(criteria, Match):
         return r.c.key.in_(_keys_matching(criteria))
     if isinstance(criteria, And):
-        return and_(true(), *(compile_criteria(p, r) for p in criteria.parts))
+        return and_(true(), *(compile_criteria(p, r, depth) for p in criteria.parts))
     if isinstance(criteria, Or):
-        return or_(false(), *(compile_criteria(p, r) for p in criteria.parts))
+        return or_(false(), *(compile_criteria(p, r, depth) for p in criteria.parts))
     if isinstance(criteria, Not):
-        return not_(compile_criteria(criteria.part, r))
+        return not_(compile_criteria(criteria.part, r, depth))
     if isinstance(criteria, IdIn):
         return r.c.id.in_(criteria.ids)
     if isinstance(criteria, TypeIn):
@@ -192,14 +216,19 @@ def compile_criteria(criteria: Criteria, r: FromClause) -> ColumnElement[bool]:
         cond = RangeCond(criteria.op, criteria.low, criteria.high)
         return and_(true(), _range(r.c.last_updated, r.c.last_updated, cond))
     if isinstance(criteria, Missing):
-        t = TABLES[criteria.kind].alias()
-        having = select(t.c.resource_key).where(_scope(t, criteria.resource_type, criteria.param))
+        t = TABLES[criteria.kind]
+        having = (
+            select(t.c.resource_key)
+            .where(_scope(t, criteria.resource_type, criteria.param))
+            .correlate(None)
+        )
         found = r.c.key.in_(having)
         return not_(found) if criteria.missing else found
     if isinstance(criteria, Chain):
-        return r.c.key.in_(_chain(criteria))
+        return r.c.key.in_(_chain(criteria, depth + 1))
     if isinstance(criteria, Has):
-        return and_(r.c.resource_type == criteria.target_type, r.c.id.in_(_has(criteria)))
+        has = _has(criteria, depth + 1)
+        return and_(r.c.resource_type == criteria.target_type, r.c.id.in_(has))
     if isinstance(criteria, Composite):
         return r.c.key.in_(_composite(criteria))
     if isinstance(criteria, Nothing):
@@ -207,9 +236,8 @@ def compile_criteria(criteria: Criteria, r: FromClause) -> ColumnElement[bool]:
     raise AssertionError(criteria)
 
 
-def _chain(chain: Chain) -> Select[Any]:
-    ref = schema.search_reference.alias()
-    target = _R.alias()
+def _chain(chain: Chain, depth: int) -> Select[Any]:
+    target, ref = _depth_aliases(depth)
     return (
         select(ref.c.resource_key)
         .join(
@@ -221,14 +249,14 @@ def _chain(chain: Chain) -> Select[Any]:
             ref.c.target_type == chain.target_type,
             _local(ref, chain.local_base),
             target.c.deleted.is_(False),
-            compile_criteria(chain.where, target),
+            compile_criteria(chain.where, target, depth),
         )
+        .correlate(None)
     )
 
 
-def _has(has: Has) -> Select[Any]:
-    ref = schema.search_reference.alias()
-    source = _R.alias()
+def _has(has: Has, depth: int) -> Select[Any]:
+    source, ref = _depth_aliases(depth)
     return (
         select(ref.c.target_id)
         .join(source, source.c.key == ref.c.resource_key)
@@ -236,13 +264,14 @@ def _has(has: Has) -> Select[Any]:
             _scope(ref, has.source_type, has.param),
             ref.c.target_type == has.target_type,
             _local(ref, has.local_base),
-            compile_criteria(has.where, source),
+            compile_criteria(has.where, source, depth),
         )
+        .correlate(None)
     )
 
 
 def _composite(composite: Composite) -> Select[Any]:
-    tables = [TABLES[kind].alias() for kind, _ in composite.parts]
+    tables = [_part_alias(kind, i) for i, (kind, _) in enumerate(composite.parts)]
     first = tables[0]
     query = select(first.c.resource_key)
     for other in tables[1:]:
@@ -254,7 +283,7 @@ def _composite(composite: Composite) -> Select[Any]:
     for i, ((kind, cond), t) in enumerate(zip(composite.parts, tables, strict=True)):
         conditions.append(_scope(t, composite.resource_type, f"{composite.param}${i}"))
         conditions.append(_condition(kind, cond, t))
-    return query.where(*conditions)
+    return query.where(*conditions).correlate(None)
 
 
 # ---------------------------------------------------------------- sorting and paging
@@ -271,7 +300,7 @@ _SORT_COLUMN = {
 _INT_KINDS = frozenset({IndexKind.DATE})
 
 
-def _sort_expression(key: SortKey, r: FromClause) -> ColumnElement[Any]:
+def _sort_expression(key: SortKey, r: FromClause, position: int) -> ColumnElement[Any]:
     """A resource's sort value: its lowest value (highest when descending), never NULL.
 
     Resources without a value sort last either way (a sentinel stands in).
@@ -280,7 +309,7 @@ def _sort_expression(key: SortKey, r: FromClause) -> ColumnElement[Any]:
         return r.c.id
     if key.kind == "_lastUpdated":
         return r.c.last_updated
-    t = TABLES[key.kind].alias()
+    t = _part_alias(key.kind, 100 + position)
     column = t.c[_SORT_COLUMN[key.kind][1 if key.descending else 0]]
     aggregate = func.max(column) if key.descending else func.min(column)
     value = (
@@ -321,11 +350,19 @@ def _base(query: SearchQuery, r: FromClause) -> list[ColumnElement[bool]]:
 _HIT_COLUMNS = ("key", "resource_type", "id", "version", "last_updated", "body")
 
 
-def search(conn: Connection, query: SearchQuery) -> SearchPage:
-    r = _R.alias("r")
-    where = _base(query, r)
-    sort_columns = [_sort_expression(k, r).label(f"s{i}") for i, k in enumerate(query.sort)]
-    inner = select(*(r.c[name] for name in _HIT_COLUMNS), *sort_columns).where(*where)
+def page_statement(query: SearchQuery) -> tuple[Select[Any], int]:
+    """The statement for one page (``count + 1`` rows) and how many sort columns it has.
+
+    Public so benchmarks can run the very same SQL without the server around it.
+    """
+    r = _MAIN
+    if not query.sort:  # the common case: key order, no subquery needed
+        plain = select(*(r.c[name] for name in _HIT_COLUMNS)).where(*_base(query, r))
+        if query.after is not None:
+            plain = plain.where(r.c.key > query.after[-1])
+        return plain.order_by(r.c.key).limit(query.count + 1), 0
+    sort_columns = [_sort_expression(k, r, i).label(f"s{i}") for i, k in enumerate(query.sort)]
+    inner = select(*(r.c[name] for name in _HIT_COLUMNS), *sort_columns).where(*_base(query, r))
     page = inner.subquery("page")
     keyset = [page.c[f"s{i}"] for i in range(len(sort_columns))] + [page.c.key]
     stmt = select(page)
@@ -334,7 +371,11 @@ def search(conn: Connection, query: SearchQuery) -> SearchPage:
     order = [
         c.desc() if k.descending else c.asc() for c, k in zip(keyset, query.sort, strict=False)
     ]
-    stmt = stmt.order_by(*order, page.c.key).limit(query.count + 1)
+    return stmt.order_by(*order, page.c.key).limit(query.count + 1), len(sort_columns)
+
+
+def search(conn: Connection, query: SearchQuery) -> SearchPage:
+    stmt, sorts = page_statement(query)
     rows = conn.execute(stmt).all()
     more = len(rows) > query.count
     rows = rows[: query.count]
@@ -346,10 +387,11 @@ def search(conn: Connection, query: SearchQuery) -> SearchPage:
     if more and rows:
         last = rows[-1]
         values = last._mapping
-        next_cursor = (*(values[f"s{i}"] for i in range(len(sort_columns))), last.key)
+        next_cursor = (*(values[f"s{i}"] for i in range(sorts)), last.key)
     total = None
     if query.total:
-        counted = select(func.count()).select_from(r).where(*where)
+        r = _MAIN
+        counted = select(func.count()).select_from(r).where(*_base(query, r))
         total = int(conn.execute(counted).scalar_one())
     return SearchPage(hits, next_cursor, total)
 
@@ -374,7 +416,7 @@ def include(conn: Connection, query: IncludeQuery) -> list[tuple[str, str]]:
 
 
 def revinclude(conn: Connection, query: RevIncludeQuery, limit: int) -> list[SearchHit]:
-    ref = schema.search_reference.alias()
+    _, ref = _depth_aliases(0)
     by_type: dict[str, list[str]] = {}
     for target_type, target_id in query.targets:
         by_type.setdefault(target_type, []).append(target_id)
@@ -385,12 +427,14 @@ def revinclude(conn: Connection, query: RevIncludeQuery, limit: int) -> list[Sea
             for t, ids in sorted(by_type.items())
         ),
     )
-    keys = select(ref.c.resource_key).where(
-        ref.c.resource_type == query.source_type, pointing, _local(ref, query.local_base)
+    keys = (
+        select(ref.c.resource_key)
+        .where(ref.c.resource_type == query.source_type, pointing, _local(ref, query.local_base))
+        .correlate(None)
     )
     if query.params:
         keys = keys.where(ref.c.param.in_(query.params))
-    r = _R.alias("r")
+    r = _MAIN
     stmt = select(*(r.c[name] for name in _HIT_COLUMNS)).where(
         r.c.resource_type == query.source_type, r.c.deleted.is_(False), r.c.key.in_(keys)
     )
