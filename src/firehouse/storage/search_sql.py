@@ -20,6 +20,7 @@ from sqlalchemy import (
     FromClause,
     Select,
     and_,
+    exists,
     false,
     func,
     literal,
@@ -342,9 +343,64 @@ def _base(query: SearchQuery, r: FromClause) -> list[ColumnElement[bool]]:
             where.append(r.c.resource_type == query.resource_types[0])
         else:
             where.append(r.c.resource_type.in_(query.resource_types))
-    if query.criteria is not None:
+    if isinstance(query.criteria, And):
+        where.extend(_conjunction(query.criteria.parts, r))
+    elif query.criteria is not None:
         where.append(compile_criteria(query.criteria, r))
     return where
+
+
+def _rank(criteria: Criteria) -> int:
+    """A rough selectivity rank: lower finds fewer resources."""
+    if isinstance(criteria, IdIn):
+        return 0
+    if isinstance(criteria, Match):
+        cond = criteria.condition
+        if isinstance(cond, ReferenceCond) and (cond.target_id or cond.identifier_value):
+            return 1
+        if isinstance(cond, TokenCond) and cond.code is not None:
+            return 2 if cond.match_system else 3
+        if isinstance(cond, StringCond | UriCond):
+            return 3 if cond.mode in ("exact", "eq") else 4
+        return 5
+    if isinstance(criteria, Composite):
+        return 3
+    if isinstance(criteria, Chain | Has):
+        return 4
+    if isinstance(criteria, Or):
+        return max(_rank(p) for p in criteria.parts)
+    if isinstance(criteria, And):
+        return min(_rank(p) for p in criteria.parts)
+    return 9
+
+
+def _conjunction(parts: Sequence[Criteria], r: FromClause) -> list[ColumnElement[bool]]:
+    """AND of ``parts``: the most selective drives (``key IN``), the rest are checked
+    per candidate with correlated EXISTS on the index's ``resource_key``.
+
+    Without this SQLite materialises every IN subquery in full: for
+    ``patient=X&category=laboratory&date=ge...`` that is most of the
+    Observations twice over, for a page of twenty (10 ms instead of well under 1).
+    """
+    ordered = sorted(parts, key=_rank)
+    compiled = [compile_criteria(ordered[0], r)]
+    for part in ordered[1:]:
+        if isinstance(part, Match):
+            t = TABLES[part.kind]
+            compiled.append(
+                exists(
+                    # No resource_type here: the key implies it, and leaving it out
+                    # keeps SQLite on the resource_key index for this lookup.
+                    select(t.c.resource_key).where(
+                        t.c.resource_key == r.c.key,
+                        t.c.param == part.param,
+                        _condition(part.kind, part.condition, t),
+                    )
+                )
+            )
+        else:
+            compiled.append(compile_criteria(part, r))
+    return compiled
 
 
 _HIT_COLUMNS = ("key", "resource_type", "id", "version", "last_updated", "body")
