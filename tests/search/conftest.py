@@ -19,6 +19,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     path = tmp_path_factory.mktemp("search") / "search.db"
     app = create_app(Settings(database=f"sqlite:///{path}"))
     with TestClient(app, base_url="http://fhir.test") as client:
+        client.database_url = f"sqlite:///{path}"  # type: ignore[attr-defined]
         yield client
 
 

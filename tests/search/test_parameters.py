@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from firehouse.search.custom import RegistryHolder
+from firehouse.search.engine import SearchEngine, SearchRequest
+from firehouse.storage import open_storage
 from tests.search.conftest import ids, put
 
 LOINC = "http://loinc.org"
@@ -329,3 +332,45 @@ def test_system_and_compartment_search(loaded: TestClient) -> None:
     assert ids(loaded, "/Patient/p1/Observation?code=2951-2") == {"na1"}
     assert ids(loaded, "/Patient/p1/RiskAssessment") == {"r1"}
     assert loaded.get("/Patient/p1/ValueSet").status_code == 400
+
+
+def test_compartment_search_includes_may_leave_the_compartment(loaded: TestClient) -> None:
+    bundle = loaded.get("/Patient/p1/Patient?_include=Patient:general-practitioner").json()
+    assert {(e["resource"]["id"], e["search"]["mode"]) for e in bundle["entry"]} == {
+        ("p1", "match"),
+        ("dr1", "include"),
+    }
+
+
+def test_patient_confinement_filters_matches_and_includes(loaded: TestClient) -> None:
+    """The hook SMART patient context uses (issue 7): nothing outside the compartment."""
+    storage = open_storage(loaded.database_url)  # type: ignore[attr-defined]
+    search = SearchEngine(storage, RegistryHolder(storage).current)
+
+    def run(resource_type: str, params: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        request = SearchRequest(
+            (resource_type,), tuple(params), "http://fhir.test", restrict_to_patients=("p1",)
+        )
+        result = search.search(request)
+        return {(h.resource_type, h.id) for h in (*result.matches, *result.included)}
+
+    try:
+        assert run("Observation", [("code", "8480-6")]) == {("Observation", "sys1")}
+        assert run("Patient", []) == {("Patient", "p1")}
+        assert run("Observation", [("_id", "sys2")]) == set()
+        # Revincludes, includes and chains never pull another patient's data.
+        assert run("Patient", [("_revinclude", "Observation:subject")]) == {
+            ("Patient", "p1"),
+            ("Observation", "sys1"),
+            ("Observation", "na1"),
+        }
+        assert run("Observation", [("subject.name", "miller")]) == set()
+        assert run("Observation", [("_id", "sys1"), ("_include", "Observation:subject")]) == {
+            ("Observation", "sys1"),
+            ("Patient", "p1"),
+        }
+        assert ("Practitioner", "dr1") not in run(
+            "Patient", [("_include", "Patient:general-practitioner")]
+        )
+    finally:
+        storage.close()

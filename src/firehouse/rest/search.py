@@ -100,7 +100,7 @@ async def _run(
     request: Request,
     path: str,
     types: tuple[str, ...] | None,
-    patients: tuple[str, ...] | None = None,
+    compartment_patient: str | None = None,
 ) -> Response:
     search = engine(ctx)
     params = await _params(request)
@@ -111,7 +111,7 @@ async def _run(
         default_count=ctx.settings.default_page_size,
         max_count=ctx.settings.max_page_size,
         strict=strict(request),
-        restrict_to_patients=patients,
+        compartment_patient=compartment_patient,
     )
     result = await run_in_threadpool(search.search, search_request)
     return _respond(ctx, request, path, result)
@@ -141,4 +141,4 @@ async def search_compartment(
     if resource_type not in compartment_types():
         raise invalid(f"{resource_type} resources are never in a Patient compartment")
     path = f"/Patient/{id}/{resource_type}"
-    return await _run(ctx, request, path, (resource_type,), (id,))
+    return await _run(ctx, request, path, (resource_type,), id)

@@ -54,6 +54,9 @@ class SearchRequest:
     # Confine matches and includes to these patients' compartments (SMART
     # patient context, compartment search). None: no confinement.
     restrict_to_patients: tuple[str, ...] | None = None
+    # Compartment search (``Patient/123/Observation``): only the matches must be
+    # in this patient's compartment; includes may point outside it.
+    compartment_patient: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,14 @@ class SearchEngine:
         if types is None and parsed.types is not None:
             types = parsed.types
         ctx = PlanContext(registry, request.local_base, datetime.now(UTC))
-        planned = plan(parsed.clauses, types, ctx, self._restrict_all(request, types))
+        restrict = self._restrict_all(request, types)
+        if request.compartment_patient is not None and types is not None:
+            # Compartment search names exactly one type (rest/search.py).
+            inside = patient_compartment(
+                types[0], (request.compartment_patient,), request.local_base
+            )
+            restrict = inside if restrict is None else And((restrict, inside))
+        planned = plan(parsed.clauses, types, ctx, restrict)
         sort, unknown_sort = sort_keys(parsed.sort, types, registry)
         if request.strict and (planned.unknown or unknown_sort):
             raise FhirError(
