@@ -75,25 +75,6 @@ def history_bundle(
     return fhir_json.dumps(_bundle("history", links, entries), pretty=pretty)
 
 
-def searchset_bundle(
-    base: str,
-    matches: Sequence[StoredVersion],
-    links: Sequence[Link],
-    *,
-    pretty: bool,
-    total: int | None = None,
-) -> bytes:
-    entries = [
-        {
-            "fullUrl": f"{base}/{stored.resource_type}/{stored.id}",
-            "resource": _resource(stored, pretty),
-            "search": {"mode": "match"},
-        }
-        for stored in matches
-    ]
-    return fhir_json.dumps(_bundle("searchset", links, entries, total), pretty=pretty)
-
-
 @dataclass(frozen=True, slots=True)
 class SearchEntry:
     """One searchset entry: the resource's stored (or shaped) JSON and why it is there."""

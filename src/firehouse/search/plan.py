@@ -90,17 +90,13 @@ def _bad(name: str, param: SearchParam, exc: BadValue) -> Exception:
     return invalid(f"Search parameter '{name}' ({param.type}): {exc}", name)
 
 
-def _scope(param: SearchParam, resource_type: str | None) -> str | None:
-    return None if resource_type is None else resource_type
-
-
 def _missing(name: str, param: SearchParam, resource_type: str | None, value: str) -> Criteria:
     if value not in ("true", "false"):
         raise invalid(f"Search parameter '{name}': :missing takes true or false", name)
     module = MODULES.get(param.type)
     if module is None:
         raise invalid(f"Search parameter '{name}': :missing is not supported here", name)
-    return Missing(module.KIND, _scope(param, resource_type), param.code, value == "true")
+    return Missing(module.KIND, resource_type, param.code, value == "true")
 
 
 def _composite(
@@ -123,7 +119,7 @@ def _composite(
                 parts.append((module.KIND, module.condition(piece, None, qctx)))
         except BadValue as exc:
             raise _bad(name, param, exc) from None
-        matches.append(Composite(_scope(param, resource_type), param.code, tuple(parts)))
+        matches.append(Composite(resource_type, param.code, tuple(parts)))
     return _either(matches)
 
 
@@ -171,7 +167,7 @@ def _simple(
             condition = module.condition(text, modifier, qctx)
         except BadValue as exc:
             raise _bad(name, param, exc) from None
-        matches.append(Match(module.KIND, _scope(param, resource_type), param.code, condition))
+        matches.append(Match(module.KIND, resource_type, param.code, condition))
     either = _either(matches)
     return Not(either) if negate else either
 
@@ -240,7 +236,7 @@ def _chain(
             inner = clause_criteria(Clause(rest, clause.value), target, ctx, depth + 1)
         except UnknownParameter:
             continue  # this target type has no such parameter; others may
-        links.append(Chain(_scope(param, resource_type), param.code, target, inner, ctx.local_base))
+        links.append(Chain(resource_type, param.code, target, inner, ctx.local_base))
     if not links:
         raise UnknownParameter(name, f"no target of '{param.code}' has the parameter '{rest}'")
     return _either(links)
