@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from firehouse.app import create_app
 from firehouse.fhir import json as fhir_json
@@ -39,7 +40,7 @@ from firehouse.search.engine import SearchEngine, SearchRequest
 from firehouse.search.wiring import install
 from firehouse.settings import Settings
 from firehouse.storage import open_storage
-from firehouse.storage.search_sql import page_statement
+from firehouse.storage.search_pages import page_statement
 
 BASE = "http://bench.test"
 
@@ -190,7 +191,7 @@ def scenarios(
     families = sorted({p["name"][0]["family"][:3] for p in data["Patient"] if p.get("name")})
 
     def pick(i: int) -> str:
-        return patients[i % len(patients)]
+        return str(patients[i % len(patients)])
 
     return [
         ("Patient?name=", "Patient", lambda i: [("name", families[i % len(families)])]),
@@ -243,7 +244,10 @@ def run(patients: int, seconds: float, workdir: Path) -> dict[str, Any]:
         for i in range(200):
             prepared = engine.prepare(SearchRequest((resource_type,), tuple(params(i)), BASE))
             stmt, _ = page_statement(prepared.query)
-            texts.append(str(stmt.compile(storage.engine, compile_kwargs={"literal_binds": True})))
+            compiled = stmt.compile(
+                dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}
+            )
+            texts.append(str(compiled))
 
         def sql(i: int, texts: list[str] = texts) -> None:
             raw.execute(texts[i % len(texts)]).fetchall()

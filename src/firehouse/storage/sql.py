@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, insert, select, update
 
-from firehouse.storage import index_sql, migrations, search_sql, state_sql
+from firehouse.storage import index_sql, migrations, search_pages, state_sql
 from firehouse.storage.base import (
     HistoryPage,
     HistoryQuery,
@@ -192,7 +192,7 @@ class SqlTransaction(Transaction):
         return self._store(resource_type, id, previous, version, micros, None, "DELETE", ())
 
     def search(self, query: SearchQuery) -> SearchPage:
-        return search_sql.search(self._conn, query)
+        return search_pages.search(self._conn, query)
 
     def reindex(self, resource_type: str, id: str, rows: Sequence[IndexRow]) -> bool:
         key = self._conn.execute(
@@ -309,15 +309,15 @@ class SqlStorage(Storage):
 
     def search(self, query: SearchQuery) -> SearchPage:
         with self.engine.connect() as conn:
-            return search_sql.search(conn, query)
+            return search_pages.search(conn, query)
 
     def include(self, query: IncludeQuery) -> list[tuple[str, str]]:
         with self.engine.connect() as conn:
-            return search_sql.include(conn, query)
+            return search_pages.include(conn, query)
 
     def revinclude(self, query: RevIncludeQuery, limit: int) -> list[SearchHit]:
         with self.engine.connect() as conn:
-            return search_sql.revinclude(conn, query, limit)
+            return search_pages.revinclude(conn, query, limit)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
