@@ -16,8 +16,6 @@ from click.testing import CliRunner, Result
 from firehouse.cli import main
 from firehouse.fhir import json as fhir_json
 from firehouse.fhir.references import (
-    EntryPlan,
-    EntryProblem,
     assign_ids,
     plan_bundle,
     rewrite_references,
@@ -263,14 +261,17 @@ def test_a_batch_bundle_stores_its_good_entries_and_reports_the_bad(
                 "resource": observation(valueQuantity={"value": "1"}),
                 "request": {"method": "POST", "url": "Observation"},
             },
-            {"request": {"method": "GET", "url": "Observation/o1"}},
+            {"request": {"method": "DELETE", "url": "Observation/o1", "ifMatch": 'W/"7"'}},
         ],
     }
     path = write_json(tmp_path / "batch.json", bundle)
     result = run(database_url, str(path))
     assert result.exit_code == 1
     assert f"{path} entry 2 (Observation): " in result.stderr
-    assert f"{path} entry 3 (Observation): GET entries are not supported" in result.stderr
+    assert (
+        f"{path} entry 3 (Observation): If-Match asked for version 7, but the current version is 1"
+        in result.stderr
+    )
     assert summary(result)["created"] == 2 and summary(result)["failures"] == 2
     assert "Observation/o1" in stored(storage, {"Observation"})
 
@@ -412,25 +413,17 @@ def _ids() -> Iterator[str]:
         yield f"new{n}"
 
 
-def test_assign_ids_gives_urn_entries_new_ids_and_put_entries_their_own() -> None:
+def test_assign_ids_gives_urn_entries_new_ids_and_entries_with_ids_their_own() -> None:
     bundle = {
         "resourceType": "Bundle",
-        "type": "transaction",
+        "type": "collection",
         "entry": [
-            {
-                "fullUrl": "urn:uuid:aaa",
-                "resource": {"resourceType": "Patient"},
-                "request": {"method": "POST", "url": "Patient"},
-            },
+            {"fullUrl": "urn:uuid:aaa", "resource": {"resourceType": "Patient"}},
             {
                 "fullUrl": "urn:oid:1.2.3",
                 "resource": {"resourceType": "Practitioner", "id": "dr"},
-                "request": {"method": "PUT", "url": "Practitioner/dr"},
             },
-            {
-                "resource": {"resourceType": "Patient"},
-                "request": {"method": "POST", "url": "Patient"},
-            },
+            {"resource": {"resourceType": "Patient"}},
         ],
     }
     ids = _ids()
@@ -464,68 +457,11 @@ def test_rewrite_reaches_every_depth_and_leaves_the_input_alone() -> None:
     assert b'"value":120.00' in fhir_json.dumps(rewritten)
 
 
-def test_relative_references_resolve_against_a_restful_full_url() -> None:
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {
-                "fullUrl": "http://example.org/fhir/Patient/old",
-                "resource": {"resourceType": "Patient", "id": "old"},
-                "request": {"method": "POST", "url": "Patient"},
-            },
-            {
-                "fullUrl": "http://example.org/fhir/Observation/o",
-                "resource": observation(subject={"reference": "Patient/old"}),
-                "request": {"method": "POST", "url": "Observation"},
-            },
-            {
-                "fullUrl": "urn:uuid:x",
-                "resource": observation(subject={"reference": "Patient/old"}),
-                "request": {"method": "POST", "url": "Observation"},
-            },
-        ],
-    }
-    ids = _ids()
-    plans = [p for p in plan_bundle(bundle, make_id=lambda: next(ids)) if isinstance(p, EntryPlan)]
-    by_index = {p.index: p for p in plans}
-    assert by_index[0].id == "new1"
-    assert by_index[1].resource is not None
-    assert by_index[1].resource["subject"]["reference"] == "Patient/new1"
-    # Without a RESTful fullUrl, "Patient/old" means this server's Patient/old.
-    assert by_index[2].resource is not None
-    assert by_index[2].resource["subject"]["reference"] == "Patient/old"
-
-
-def test_plan_orders_a_transaction_and_reports_what_it_cannot_plan() -> None:
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {
-                "resource": {"resourceType": "Patient", "id": "a"},
-                "request": {"method": "PUT", "url": "Patient/a"},
-            },
-            {
-                "resource": {"resourceType": "Patient"},
-                "request": {"method": "POST", "url": "Patient"},
-            },
-            {"request": {"method": "DELETE", "url": "Patient/gone"}},
-            {
-                "resource": {"resourceType": "Patient", "id": "a"},
-                "request": {"method": "PUT", "url": "Patient/a"},
-            },
-            {
-                "resource": {"resourceType": "Patient"},
-                "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=x"},
-            },
-        ],
-    }
-    planned = plan_bundle(bundle)
-    problems = {p.index: str(p.error) for p in planned if isinstance(p, EntryProblem)}
-    assert "written by two entries" in problems[3] and "Conditional" in problems[4]
-    order = [(p.index, p.action) for p in planned if isinstance(p, EntryPlan)]
-    assert order == [(2, "delete"), (1, "create"), (0, "update")]
+def test_plan_bundle_leaves_batch_and_transaction_bundles_to_the_transaction_code() -> None:
+    # Planned and run by firehouse.fhir.transaction (tests/fhir/test_transaction.py).
+    for kind in ("batch", "transaction"):
+        with pytest.raises(ValueError):
+            plan_bundle({"resourceType": "Bundle", "type": kind, "entry": []})
 
 
 def test_transaction_put_and_delete_entries(

@@ -150,7 +150,9 @@ def import_files(
     everything loaded, 1 when anything failed.
     """
     from firehouse.errors import FhirError
+    from firehouse.fhir.transaction.searching import engine_hooks
     from firehouse.importing import run_import
+    from firehouse.search.engine import SearchEngine
     from firehouse.search.wiring import install as install_search
     from firehouse.storage import open_storage
 
@@ -161,8 +163,11 @@ def import_files(
         raise click.UsageError(str(exc)) from exc
     try:
         storage.migrate()
-        install_search(storage)  # imported resources are indexed like any other write
-        status = run_import(storage, paths, progress=progress, batch_size=batch_size)
+        registry = install_search(storage)  # imported resources are indexed like any other write
+        # Conditional entries of Bundles resolve as they would through POST /.
+        engine = SearchEngine(storage, registry.current)
+        hooks = engine_hooks(engine, settings.base_url.rstrip("/"))
+        status = run_import(storage, paths, progress=progress, batch_size=batch_size, hooks=hooks)
     finally:
         storage.close()
     sys.exit(status)

@@ -91,6 +91,12 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("default_page_size", _as_int, 20, "Entries per page when _count is not given."),
     Setting("max_page_size", _as_int, 1000, "Largest _count a client may ask for."),
     Setting(
+        "max_bundle_entries",
+        _as_int,
+        10_000,
+        "Most entries in one batch or transaction Bundle (413 beyond).",
+    ),
+    Setting(
         "log_level",
         _as_str,
         "info",
@@ -138,6 +144,7 @@ class Settings:
     max_body_size: int = 16 * 1024 * 1024
     default_page_size: int = 20
     max_page_size: int = 1000
+    max_bundle_entries: int = 10_000
     log_level: str = "info"
     admin_token: str = ""
     cors_origins: tuple[str, ...] = ()

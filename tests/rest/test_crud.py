@@ -195,9 +195,9 @@ def test_head_is_served_where_get_is(client: TestClient) -> None:
 def test_methods_a_path_does_not_serve_are_405_with_allow(client: TestClient) -> None:
     response = client.post("/Patient/123", content=PATIENT, headers=FHIR)
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET, HEAD, PUT"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, PATCH, PUT"
     assert response.json()["resourceType"] == "OperationOutcome"
-    # DELETE [type] is a conditional delete now (400 without criteria); PATCH is not served.
+    # DELETE [type] is a conditional delete now (400 without criteria); PATCH [type] is not served.
     assert client.patch("/Patient", content=PATIENT, headers=FHIR).status_code == 405
 
 

@@ -101,6 +101,7 @@ def test_metadata_describes_what_is_implemented(client: TestClient) -> None:
         "read",
         "vread",
         "update",
+        "patch",
         "delete",
         "history-instance",
         "history-type",

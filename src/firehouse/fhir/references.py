@@ -1,8 +1,10 @@
-"""Bundle entries planned into writes, and references between them rewritten.
+"""References between Bundle entries rewritten, and stored-as-is Bundles planned.
 
-Pure functions, no storage: ``firehouse import`` and the REST batch/transaction
-interaction both plan a Bundle here, so an entry means the same thing whichever
-door it came in by.
+Pure functions, no storage. :func:`rewrite_references` serves every Bundle
+with new ids: batch and transaction Bundles (run by
+:mod:`firehouse.fhir.transaction`, for ``POST /`` and ``firehouse import``
+alike) and the Bundles ``firehouse import`` stores entry by entry
+(collection, searchset, history, document), planned by :func:`plan_bundle`.
 
 - https://hl7.org/fhir/R4/bundle.html#references: an entry's ``fullUrl`` is its
   identity inside the Bundle; a reference equal to it (or, for a RESTful
@@ -10,8 +12,7 @@ door it came in by.
   that entry.
 - https://hl7.org/fhir/R4/http.html#transaction: a POST entry gets a new id
   from the server and every reference to its ``fullUrl`` is rewritten to the
-  new identity; resources identified twice fail the transaction; DELETEs are
-  processed first, then POSTs, then PUTs.
+  new identity.
 - https://hl7.org/fhir/R4/http.html#trans-ids: links in narrative
   (``<a href>``, ``<img src>``) are rewritten too.
 """
@@ -23,17 +24,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from firehouse.errors import Category, FhirError, Issue, invalid
-from firehouse.fhir import definitions
-from firehouse.fhir.resource import is_valid_id, new_id
+from firehouse.errors import FhirError, invalid
+from firehouse.fhir.resource import new_id
 
-Action = Literal["create", "update", "delete"]
+Action = Literal["create", "update"]
 
-# Bundle types whose entries carry a request (https://hl7.org/fhir/R4/bundle.html#bundle-types).
+# Bundle types whose entries carry a request (https://hl7.org/fhir/R4/bundle.html#bundle-types):
+# run by firehouse.fhir.transaction, never planned here.
 REQUEST_TYPES = frozenset({"transaction", "batch"})
-
-# Spec processing order inside a transaction: deletes, creates, updates.
-_ORDER: dict[Action, int] = {"delete": 0, "create": 1, "update": 2}
 
 _RESTFUL_URL = re.compile(
     r"(?P<base>.+)/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?"
@@ -50,7 +48,7 @@ class EntryPlan:
     action: Action
     resource_type: str
     id: str  # the new server id for a create; the given id otherwise
-    resource: dict[str, Any] | None  # None for a delete
+    resource: dict[str, Any]
     full_url: str | None
 
 
@@ -83,61 +81,21 @@ def entries(bundle: Mapping[str, Any]) -> list[Any]:
     return raw if isinstance(raw, list) else []
 
 
-def _unsupported(message: str) -> FhirError:
-    return FhirError(Category.UNSUPPORTED, Issue(message, code="not-supported"))
-
-
 def _resource_type_of(entry: Any) -> str | None:
-    """The entry's type, for reports: its resource's, or its request url's (a DELETE)."""
-    if not isinstance(entry, dict):
-        return None
-    resource, request = entry.get("resource"), entry.get("request")
+    """The entry's resource type, for reports."""
+    resource = entry.get("resource") if isinstance(entry, dict) else None
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
-    if kind is None and isinstance(request, dict) and isinstance(request.get("url"), str):
-        kind = request["url"].lstrip("/").split("/")[0].split("?")[0]
-        kind = kind if definitions.is_resource_type(kind) else None
     return kind if isinstance(kind, str) else None
 
 
-def _parse_request(index: int, entry: dict[str, Any]) -> tuple[Action, str, str | None]:
-    """(action, type, id or None for a create) of an entry's ``request``."""
-    where = f"Bundle.entry[{index}].request"
-    request = entry.get("request")
-    if not isinstance(request, dict):
-        raise invalid("The entry has no request (method and url)", where)
-    method, url = request.get("method"), request.get("url")
-    if not isinstance(method, str) or not isinstance(url, str):
-        raise invalid("The entry's request needs a method and a url", where)
-    if "?" in url or request.get("ifNoneExist") or request.get("ifMatch"):
-        raise _unsupported(f"Conditional {method} ({url[:80]}) is not supported yet")
-    # request.url is relative to the server's base (Bundle.entry.request.url).
-    parts = url.lstrip("/").split("/")
-    if not definitions.is_resource_type(parts[0]):
-        raise invalid(f"Unknown resource type '{parts[0][:80]}' in request url", f"{where}.url")
-    if method == "POST" and len(parts) == 1:
-        return "create", parts[0], None
-    if method in ("PUT", "DELETE") and len(parts) == 2:
-        if not is_valid_id(parts[1]):
-            raise invalid(f"Invalid resource id '{parts[1][:80]}' in request url", f"{where}.url")
-        return ("update" if method == "PUT" else "delete"), parts[0], parts[1]
-    if method in ("GET", "HEAD", "PATCH"):
-        raise _unsupported(f"{method} entries are not supported here")
-    raise invalid(f"Request '{method} {url[:80]}' is not a create, update or delete", where)
-
-
-def _target(index: int, entry: Any, kind: str, make_id: Callable[[], str]) -> _Target | None:
+def _target(index: int, entry: Any, make_id: Callable[[], str]) -> _Target | None:
     """What the entry writes; None for an entry with nothing to store."""
     if not isinstance(entry, dict):
         raise invalid("The entry is not a JSON object", f"Bundle.entry[{index}]")
     resource = entry.get("resource")
     full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
-    if kind in REQUEST_TYPES:
-        action, resource_type, id = _parse_request(index, entry)
-        if action != "delete" and not isinstance(resource, dict):
-            raise invalid("The entry has no resource", f"Bundle.entry[{index}].resource")
-        return _Target(index, action, resource_type, id or make_id(), resource, full_url)
-    # collection, searchset, history, document...: each resource is stored as it is,
-    # except a searchset's OperationOutcome about the search itself.
+    # Each resource is stored as it is, except a searchset's OperationOutcome
+    # about the search itself.
     search = entry.get("search")
     if isinstance(search, dict) and search.get("mode") == "outcome":
         return None
@@ -150,30 +108,15 @@ def _target(index: int, entry: Any, kind: str, make_id: Callable[[], str]) -> _T
 
 
 def _targets(bundle: Mapping[str, Any], make_id: Callable[[], str]) -> list[_Target | EntryProblem]:
-    kind = bundle_type(bundle)
+    if bundle_type(bundle) in REQUEST_TYPES:
+        raise ValueError("batch and transaction Bundles are run by firehouse.fhir.transaction")
     planned: list[_Target | EntryProblem] = []
-    seen_urls: set[str] = set()
-    seen_ids: set[tuple[str, str]] = set()
     for index, entry in enumerate(entries(bundle)):
         try:
-            target = _target(index, entry, kind, make_id)
+            # A fullUrl may repeat here legitimately (a history: one per version).
+            target = _target(index, entry, make_id)
             if target is None:
                 continue
-            # Other Bundle types may repeat a fullUrl legitimately (one per version).
-            if target.full_url is not None and kind in REQUEST_TYPES:
-                if target.full_url in seen_urls:
-                    raise invalid(
-                        f"fullUrl '{target.full_url[:120]}' names two entries",
-                        f"Bundle.entry[{index}].fullUrl",
-                    )
-                seen_urls.add(target.full_url)
-            key = (target.resource_type, target.id)
-            if kind == "transaction" and key in seen_ids:
-                raise invalid(
-                    f"{key[0]}/{key[1]} is written by two entries of the transaction",
-                    f"Bundle.entry[{index}].request.url",
-                )
-            seen_ids.add(key)
             planned.append(target)
         except FhirError as exc:
             planned.append(EntryProblem(index, _resource_type_of(entry), exc))
@@ -183,7 +126,7 @@ def _targets(bundle: Mapping[str, Any], make_id: Callable[[], str]) -> list[_Tar
 def _mapping(targets: list[_Target | EntryProblem]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for target in targets:
-        if isinstance(target, _Target) and target.full_url and target.action != "delete":
+        if isinstance(target, _Target) and target.full_url:
             identity = f"{target.resource_type}/{target.id}"
             if target.full_url != identity:
                 mapping.setdefault(target.full_url, identity)
@@ -260,11 +203,11 @@ def service_base(full_url: str | None) -> str | None:
 def plan_bundle(
     bundle: Mapping[str, Any], *, make_id: Callable[[], str] = new_id
 ) -> list[EntryPlan | EntryProblem]:
-    """Every entry as a write (or the reason it cannot be one), references rewritten.
+    """Every entry of a stored-as-is Bundle as a write (or the reason it cannot
+    be one), references rewritten, in entry order.
 
-    A ``transaction`` comes back in the spec's processing order (deletes,
-    creates, updates); other Bundle types keep entry order. Planning checks the
-    Bundle's shape only: validating each resource is the caller's next step.
+    Planning checks the Bundle's shape only: validating each resource is the
+    caller's next step. Batch and transaction Bundles raise ValueError.
     """
     targets = _targets(bundle, make_id)
     mapping = _mapping(targets)
@@ -273,19 +216,15 @@ def plan_bundle(
         if isinstance(target, EntryProblem):
             planned.append(target)
             continue
-        resource = target.resource
-        if isinstance(resource, dict):
-            resource = rewrite_references(resource, mapping, base=service_base(target.full_url))
+        resource = rewrite_references(target.resource, mapping, base=service_base(target.full_url))
         planned.append(
             EntryPlan(
                 target.index,
                 target.action,
                 target.resource_type,
                 target.id,
-                resource if target.action != "delete" else None,
+                resource,
                 target.full_url,
             )
         )
-    if bundle_type(bundle) == "transaction":
-        planned.sort(key=lambda p: (_ORDER[p.action] if isinstance(p, EntryPlan) else -1, p.index))
     return planned

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from firehouse.fhir.transaction import NO_HOOKS, Hooks
 from firehouse.importing.loader import DEFAULT_BATCH_SIZE, Importer, find_files
 from firehouse.storage.base import Storage
 
@@ -69,6 +70,7 @@ def run_import(
     *,
     progress: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    hooks: Hooks = NO_HOOKS,
 ) -> int:
     """``firehouse import``: problems to stderr, summary to stdout; the exit status.
 
@@ -86,6 +88,7 @@ def run_import(
         batch_size=batch_size,
         on_problem=lambda problem: display.echo(str(problem)),
         on_progress=display.advance,
+        hooks=hooks,
     )
     importer.stats.skipped_files = len(skipped)
     status = 0

@@ -1,12 +1,12 @@
 """``firehouse import``: FHIR JSON, Bundles and NDJSON files loaded into storage.
 
-- A ``.json`` file holds one resource or a Bundle. A ``transaction`` Bundle is
-  one database transaction, all or nothing
-  (https://hl7.org/fhir/R4/http.html#transaction); the entries of any other
-  Bundle are stored independently. ``urn:uuid:``/``urn:oid:`` fullUrls get
-  server ids and references to them are rewritten
-  (https://hl7.org/fhir/R4/bundle.html#references), by the same planning code
-  the REST batch/transaction interaction uses (:mod:`firehouse.fhir.references`).
+- A ``.json`` file holds one resource or a Bundle. ``transaction`` and
+  ``batch`` Bundles run exactly as ``POST /`` runs them, through
+  :mod:`firehouse.fhir.transaction` (a transaction is one database
+  transaction, all or nothing: https://hl7.org/fhir/R4/http.html#transaction).
+  The entries of any other Bundle (collection, searchset...) take the fast
+  path below; their ``urn:uuid:``/``urn:oid:`` fullUrls get server ids and
+  references to them are rewritten (https://hl7.org/fhir/R4/bundle.html#references).
 - A ``.ndjson``/``.jsonl`` file holds one resource per line, as FHIR Bulk Data
   writes them (https://hl7.org/fhir/uv/bulkdata/).
 - A resource with an id is an update-as-create, so importing the same files
@@ -29,6 +29,7 @@ from typing import Any
 from firehouse.errors import FhirError
 from firehouse.fhir import json as fhir_json
 from firehouse.fhir.references import (
+    REQUEST_TYPES,
     EntryPlan,
     EntryProblem,
     bundle_type,
@@ -36,7 +37,16 @@ from firehouse.fhir.references import (
     plan_bundle,
 )
 from firehouse.fhir.resource import new_id
-from firehouse.fhir.service import check_resource, delete_in, update_in
+from firehouse.fhir.service import check_resource, update_in
+from firehouse.fhir.transaction import (
+    NO_HOOKS,
+    BundleRejected,
+    EntryResult,
+    Hooks,
+    run_batch,
+    run_transaction,
+)
+from firehouse.fhir.transaction.entries import entry_type
 from firehouse.storage.base import Storage, Transaction, VersionConflict
 
 SUFFIXES = frozenset({".json", ".ndjson", ".jsonl"})
@@ -93,7 +103,7 @@ class Problem:
 @dataclass(frozen=True, slots=True)
 class _Write:
     where: str
-    action: str  # "create", "update" or "delete"
+    action: str  # "create" or "update"
     resource_type: str
     id: str
     resource: dict[str, Any] | None
@@ -154,8 +164,10 @@ class Importer:
         batch_size: int = DEFAULT_BATCH_SIZE,
         on_problem: Callable[[Problem], None] | None = None,
         on_progress: Callable[[int], None] | None = None,
+        hooks: Hooks = NO_HOOKS,
     ) -> None:
         self.storage = storage
+        self.hooks = hooks  # conditional entries and search entries of Bundles
         self.batch_size = max(1, batch_size)
         self.problems: list[Problem] = []
         self._on_problem = on_problem or self.problems.append
@@ -247,8 +259,6 @@ class Importer:
             self._queue(write)
 
     def _check(self, write: _Write) -> bool:
-        if write.action == "delete":
-            return True
         url_id = write.id if write.action == "update" else None
         try:
             check_resource(write.resource, write.resource_type, url_id=url_id)
@@ -263,44 +273,58 @@ class Importer:
             self.flush()
 
     def _import_bundle(self, path: Path, bundle: dict[str, Any]) -> None:
-        kind = bundle_type(bundle)
-        writes: list[_Write] = []
-        bad = 0
+        if bundle_type(bundle) in REQUEST_TYPES:
+            # Keep file order: what was queued before this Bundle is written first.
+            self.flush()
+            self._run_requests(path, bundle)
+            return
         for planned in plan_bundle(bundle):
             where = f"{path} entry {planned.index} ({planned.resource_type or 'no resource'})"
             if isinstance(planned, EntryProblem):
                 self._report(Problem(where, describe(planned.error)))
-                bad += 1
                 continue
             write = _entry_write(planned, where)
             if self._check(write):
-                writes.append(write)
-            else:
-                bad += 1
-        if kind != "transaction":
-            for write in writes:
                 self._queue(write)
-            return
-        if bad:
-            total = len(entries(bundle))
+
+    def _run_requests(self, path: Path, bundle: dict[str, Any]) -> None:
+        """A batch or transaction, run by the same code as ``POST /``."""
+        raw = entries(bundle)
+        try:
+            if bundle_type(bundle) == "transaction":
+                results = run_transaction(self.storage, raw, self.hooks)
+            else:
+                results = run_batch(self.storage, raw, self.hooks)
+        except BundleRejected as rejected:
+            for failure in rejected.failures:
+                where = f"{path} entry {failure.index} ({failure.resource_type or 'no resource'})"
+                self._report(Problem(where, describe(failure.error)))
+            failed = len(rejected.failures)
             self._report(
                 Problem(
                     str(path),
-                    f"transaction rejected: {bad} of its {total} entries invalid, none stored",
+                    f"transaction rejected: {failed} of its {len(raw)} entries failed, none stored",
                     failure=False,
                 )
             )
             return
-        # Keep file order: what was queued before this transaction is written first.
-        self.flush()
-        self._write_transaction(path, writes)
+        for result in results:
+            self._count_result(path, raw, result)
+
+    def _count_result(self, path: Path, raw: list[Any], result: EntryResult) -> None:
+        if result.error is not None:
+            kind = entry_type(raw[result.index])
+            where = f"{path} entry {result.index} ({kind or 'no resource'})"
+            self._report(Problem(where, describe(result.error)))
+        elif result.outcome in ("created", "updated"):
+            self._count([result.outcome])
+        elif result.outcome == "deleted" and result.stored is not None:
+            self._count(["deleted"])
 
     # -- writing -------------------------------------------------------------------
 
-    def _apply(self, tx: Transaction, write: _Write) -> str | None:
-        """Does one write; returns the stats field it counts towards, if any."""
-        if write.action == "delete":
-            return "deleted" if delete_in(tx, write.resource_type, write.id) else None
+    def _apply(self, tx: Transaction, write: _Write) -> str:
+        """Does one write; returns the stats field it counts towards."""
         assert write.resource is not None
         # A create is an update of the id planned for it, so references rewritten
         # to that id before the write are right after it.
@@ -327,19 +351,6 @@ class Importer:
                         self._write_independent([write])
                 continue
             self._count(outcomes)
-
-    def _write_transaction(self, path: Path, writes: list[_Write]) -> None:
-        current: _Write | None = None
-        try:
-            with self.storage.transaction() as tx:
-                outcomes = []
-                for current in writes:
-                    outcomes.append(self._apply(tx, current))
-        except (FhirError, VersionConflict) as exc:
-            where = current.where if current is not None else str(path)
-            self._report(Problem(where, f"{_write_error(exc)}; transaction rolled back"))
-            return
-        self._count(outcomes)
 
 
 def _entry_write(planned: EntryPlan, where: str) -> _Write:

@@ -25,13 +25,14 @@ TYPE_INTERACTIONS = (
     "read",
     "vread",
     "update",
+    "patch",
     "delete",
     "history-instance",
     "history-type",
     "create",
     "search-type",
 )
-SYSTEM_INTERACTIONS = ("history-system", "search-system")
+SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system", "search-system")
 
 
 def capability_statement(ctx: Context, request: Request) -> dict[str, Any]:

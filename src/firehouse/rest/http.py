@@ -84,6 +84,11 @@ def prefer_return(request: Request) -> str:
 async def read_json_body(request: Request, limit: int) -> Any:
     """The request body parsed as FHIR JSON; 413 before reading more than ``limit`` bytes."""
     require_json_body(request)
+    return await read_body_json(request, limit)
+
+
+async def read_body_json(request: Request, limit: int) -> Any:
+    """The body as JSON whatever its Content-Type (the caller checked it), within ``limit``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)

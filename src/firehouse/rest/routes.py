@@ -16,12 +16,14 @@ from starlette.types import Receive, Scope, Send
 
 from firehouse.errors import Category, FhirError, Issue
 from firehouse.rest import (
+    batch,
     capabilities,
     conditional,
     create,
     delete,
     health,
     history,
+    patch,
     read,
     search,
     update,
@@ -62,15 +64,6 @@ class Dispatch:
         await response(scope, receive, send)
 
 
-def _not_yet(what: str) -> Handler:
-    async def handler(ctx: Context, request: Request, **_: str) -> Any:
-        raise FhirError(
-            Category.UNSUPPORTED, Issue(f"{what} is not supported yet", "not-supported")
-        )
-
-    return handler
-
-
 def fhir_routes(ctx: Context) -> list[BaseRoute]:
     def route(path: str, **handlers: Handler) -> Route:
         return Route(path, Dispatch(ctx, handlers))
@@ -79,7 +72,7 @@ def fhir_routes(ctx: Context) -> list[BaseRoute]:
         route("/metadata", GET=capabilities.capabilities),
         route("/health/check", GET=health.health_check),
         route("/_history", GET=history.system_history),
-        route("/", GET=search.search_system, POST=_not_yet("batch/transaction")),
+        route("/", GET=search.search_system, POST=batch.batch),
         route("/_search", POST=search.search_system),
         route("/{resource_type}/_history", GET=history.type_history),
         route("/{resource_type}/_search", POST=search.search_type),
@@ -97,6 +90,7 @@ def fhir_routes(ctx: Context) -> list[BaseRoute]:
             "/{resource_type}/{id}",
             GET=read.read,
             PUT=update.update,
+            PATCH=patch.patch,
             DELETE=delete.delete,
         ),
     ]
