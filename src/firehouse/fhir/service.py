@@ -83,9 +83,16 @@ def _check_if_match(current: StoredVersion | None, if_match: int | None) -> None
         )
 
 
-def create_in(tx: Transaction, resource_type: str, resource: dict[str, Any]) -> StoredVersion:
+def create_in(
+    tx: Transaction, resource_type: str, resource: dict[str, Any], *, id: str | None = None
+) -> StoredVersion:
+    """Store a new resource under ``id`` (default: a new one) as its version 1.
+
+    ``id`` must be one the server just made (a Bundle plans its creates' ids
+    ahead, to rewrite references to them): nothing is looked up first.
+    """
     # https://hl7.org/fhir/R4/http.html#create: an id in the body is ignored.
-    id = new_id()
+    id = id or new_id()
     return tx.write(
         resource_type,
         id,

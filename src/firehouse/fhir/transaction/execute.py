@@ -26,7 +26,7 @@ from typing import Any, Literal
 from firehouse.errors import Category, FhirError, Issue, invalid
 from firehouse.fhir.patch import patch_in
 from firehouse.fhir.resource import new_id
-from firehouse.fhir.service import delete_in, update_in
+from firehouse.fhir.service import create_in, delete_in, update_in
 from firehouse.fhir.transaction.entries import Entry, Method, Params, entry_type, parse_entry
 from firehouse.fhir.transaction.plan import (
     ORDER,
@@ -179,10 +179,12 @@ def _execute(tx: Transaction, storage: Storage, step: Step, hooks: Hooks) -> Ent
     def done(outcome: Outcome, stored: StoredVersion | None = None) -> EntryResult:
         return EntryResult(entry.index, entry.method, outcome, stored)
 
-    if action in ("create", "update"):
+    if action == "create":
         assert id is not None and step.resource is not None
-        # A create is an update of the id planned for it, so that references
-        # rewritten to that id before the write are right after it.
+        # Under the id planned for it, which references were rewritten to.
+        return done("created", create_in(tx, kind, step.resource, id=id))
+    if action == "update":
+        assert id is not None and step.resource is not None
         stored, created = update_in(tx, kind, id, step.resource, if_match=entry.if_match)
         return done("created" if created else "updated", stored)
     if action == "patch":
