@@ -494,6 +494,34 @@ def test_transaction_put_and_delete_entries(
     assert obs["subject"]["reference"] == "Patient/kept"
 
 
+def test_importing_a_transaction_of_puts_again_adds_no_resource_and_no_version(
+    tmp_path: Path, database_url: str, storage: Storage
+) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:a",
+                "resource": {"resourceType": "Patient", "id": "a"},
+                "request": {"method": "PUT", "url": "Patient/a"},
+            },
+            {
+                "resource": observation(id="o", subject={"reference": "urn:uuid:a"}),
+                "request": {"method": "PUT", "url": "Observation/o"},
+            },
+        ],
+    }
+    path = write_json(tmp_path / "t.json", bundle)
+    assert summary(run(database_url, str(path)))["created"] == 2
+    again = run(database_url, str(path))
+    assert again.exit_code == 0 and summary(again)["created"] == 0
+    found = stored(storage, {"Patient", "Observation"})
+    assert set(found) == {"Patient/a", "Observation/o"}
+    assert {r["meta"]["versionId"] for r in found.values()} == {"1"}
+    assert found["Observation/o"]["subject"]["reference"] == "Patient/a"
+
+
 def test_the_carebundle_fixture_is_what_the_tests_expect(generated: dict[str, Path]) -> None:
     # Guards the assumptions above: urn:uuid fullUrls and POSTs only, NDJSON with ids.
     bundle = json.loads(sorted(generated["bundles"].iterdir())[0].read_text())
