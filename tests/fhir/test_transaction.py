@@ -22,6 +22,7 @@ from firehouse.fhir.transaction import (
     run_bundle,
     run_transaction,
 )
+from firehouse.fhir.transaction.entries import parse_entry
 from firehouse.fhir.transaction.searching import engine_hooks
 from firehouse.search.engine import SearchEngine
 from firehouse.search.wiring import install as install_search
@@ -465,3 +466,34 @@ def test_run_bundle_checks_the_bundle_and_its_size(env: Env) -> None:
     assert "at most 2" in caught.value.issues[0].diagnostics
     kind, results = run_bundle(env.storage, big, max_entries=3)
     assert kind == "batch" and all(isinstance(r, EntryResult) for r in results)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "category"),
+    [
+        ("POST", "Patient/1", Category.INVALID),
+        ("PUT", "Patient", Category.INVALID),
+        ("PUT", "Patient/a b", Category.INVALID),
+        ("DELETE", "http://example.org/fhir/Patient/1", Category.INVALID),
+        ("GET", "metadata", Category.INVALID),
+        ("GET", "Patient/_history", Category.UNSUPPORTED),
+        ("GET", "Patient/1/_history", Category.UNSUPPORTED),
+    ],
+)
+def test_request_urls_an_entry_cannot_have(method: str, url: str, category: Category) -> None:
+    with pytest.raises(FhirError) as caught:
+        parse_entry(4, entry(method, url, patient(id="1") if method in ("POST", "PUT") else None))
+    assert caught.value.category is category
+    assert caught.value.issues[0].expression[0].startswith("Bundle.entry[4].request")
+
+
+def test_request_urls_an_entry_can_have() -> None:
+    vread = parse_entry(0, entry("GET", "/Patient/1/_history/2"))
+    assert (vread.resource_type, vread.id, vread.version) == ("Patient", "1", "2")
+    search = parse_entry(0, entry("GET", "Patient?name=a&name=b"))
+    assert search.query == (("name", "a"), ("name", "b"))
+    conditional = parse_entry(
+        0, entry("POST", "Patient", patient(), ifNoneExist="Patient?identifier=x")
+    )
+    assert conditional.if_none_exist == (("identifier", "x"),)
+    assert parse_entry(0, entry("DELETE", "Patient/1", ifMatch='W/"3"')).if_match == 3

@@ -91,7 +91,7 @@ def _target(
             raise invalid(f"A POST entry's url is the resource type, not '{url[:100]}'", where)
         return kind, None, None, None
     if method in ("PUT", "PATCH", "DELETE"):
-        if len(rest) == 1 and query is None:
+        if len(rest) == 1 and query is None and is_valid_id(rest[0]):
             return kind, rest[0], None, None
         if not rest and query is not None:
             return kind, None, None, criteria(query, where)
@@ -101,9 +101,9 @@ def _target(
     # GET and HEAD: read, vread and type-level search.
     if not rest:
         return kind, None, None, tuple(parse_qsl(query or "", keep_blank_values=True))
-    if len(rest) == 1 and query is None:
+    if len(rest) == 1 and query is None and is_valid_id(rest[0]):
         return kind, rest[0], None, None
-    if len(rest) == 3 and rest[1] == "_history" and query is None:
+    if len(rest) == 3 and rest[1] == "_history" and query is None and is_valid_id(rest[0]):
         return kind, rest[0], rest[2], None
     raise _unsupported(f"'{method} {url[:100]}' is not supported inside a Bundle", where)
 
