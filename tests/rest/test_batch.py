@@ -265,6 +265,7 @@ def test_patch_conditional_and_search_entries_through_the_api(client: TestClient
 
 def test_the_capability_statement_lists_batch_transaction_and_patch(client: TestClient) -> None:
     statement = client.get("/metadata").json()
+    assert statement["patchFormat"] == ["application/json-patch+json", "application/fhir+json"]
     rest = statement["rest"][0]
     system = {i["code"] for i in rest["interaction"]}
     assert {"batch", "transaction"} <= system

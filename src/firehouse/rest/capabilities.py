@@ -64,6 +64,8 @@ def capability_statement(ctx: Context, request: Request) -> dict[str, Any]:
         "implementation": {"description": "Firehouse FHIR R4 server", "url": base},
         "fhirVersion": FHIR_VERSION,
         "format": ["application/fhir+json", "application/json"],
+        # JSON Patch, and FHIRPath Patch (a Parameters body): rest/patch.py.
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "rest": [
             {
                 "mode": "server",
