@@ -228,8 +228,9 @@ def include(conn: Connection, query: IncludeQuery) -> list[tuple[str, str]]:
     stmt = (
         select(ref.c.target_type, ref.c.target_id)
         .where(
+            # The keys imply the source type; naming it would tempt SQLite onto
+            # the (resource_type, param, ...) index, a scan of every such row.
             ref.c.resource_key.in_(query.keys),
-            ref.c.resource_type == query.source_type,
             ref.c.target_id.is_not(None),
             local_only(ref, query.local_base),
         )

@@ -22,6 +22,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
 )
 
 from firehouse.storage import schema
@@ -216,7 +217,8 @@ def compile_criteria(criteria: Criteria, r: FromClause, depth: int = 0) -> Colum
         return r.c.key.in_(_chain(criteria, depth + 1))
     if isinstance(criteria, Has):
         has = _has(criteria, depth + 1)
-        return and_(r.c.resource_type == criteria.target_type, r.c.id.in_(has))
+        pair = tuple_(r.c.resource_type, r.c.id)
+        return and_(r.c.resource_type == criteria.target_type, pair.in_(has))
     if isinstance(criteria, Composite):
         return r.c.key.in_(_composite(criteria))
     if isinstance(criteria, Nothing):
@@ -225,34 +227,52 @@ def compile_criteria(criteria: Criteria, r: FromClause, depth: int = 0) -> Colum
 
 
 def _chain(chain: Chain, depth: int) -> Select[Any]:
+    # Targets first (usually few), then the references to them by the
+    # (type, param, target_type, target_id) index; joining the other way round
+    # would visit every reference of the param.
     target, ref = depth_aliases(depth)
+    targets = (
+        select(target.c.id)
+        .where(
+            target.c.resource_type == chain.target_type,
+            target.c.deleted.is_(False),
+            compile_criteria(chain.where, target, depth),
+        )
+        .correlate(None)
+    )
     return (
         select(ref.c.resource_key)
-        .join(
-            target,
-            and_(target.c.resource_type == ref.c.target_type, target.c.id == ref.c.target_id),
-        )
         .where(
             scope(ref, chain.resource_type, chain.param),
             ref.c.target_type == chain.target_type,
+            ref.c.target_id.in_(targets),
             local_only(ref, chain.local_base),
-            target.c.deleted.is_(False),
-            compile_criteria(chain.where, target, depth),
         )
         .correlate(None)
     )
 
 
 def _has(has: Has, depth: int) -> Select[Any]:
+    # Sources first, then their references by resource_key; the source type is
+    # checked on the sources, so the reference rows need only param and target.
     source, ref = depth_aliases(depth)
-    return (
-        select(ref.c.target_id)
-        .join(source, source.c.key == ref.c.resource_key)
+    sources = (
+        select(source.c.key)
         .where(
-            scope(ref, has.source_type, has.param),
-            ref.c.target_type == has.target_type,
-            local_only(ref, has.local_base),
+            source.c.resource_type == has.source_type,
+            source.c.deleted.is_(False),
             compile_criteria(has.where, source, depth),
+        )
+        .correlate(None)
+    )
+    # (type, id) pairs rather than a target_type filter, which SQLite would
+    # answer from the target_type index: every reference to that type.
+    return (
+        select(ref.c.target_type, ref.c.target_id)
+        .where(
+            ref.c.resource_key.in_(sources),
+            ref.c.param == has.param,
+            local_only(ref, has.local_base),
         )
         .correlate(None)
     )
