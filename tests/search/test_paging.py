@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import urlsplit
 
 from starlette.testclient import TestClient
@@ -64,3 +65,31 @@ def test_a_deleted_match_disappears_from_later_pages(api: TestClient) -> None:
     parts = urlsplit(next_url)
     rest = [e["resource"]["id"] for e in follow(api, f"{parts.path}?{parts.query}")]
     assert later[0] not in rest and len(rest) == 2
+
+
+def test_each_match_exactly_once_while_another_thread_writes(api: TestClient) -> None:
+    """A reader paging while a writer creates new matches and updates old ones."""
+    _patients(api, "d", 40)
+    stop = threading.Event()
+    writes: list[int] = []
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            family = {"name": [{"family": "PagerD"}], "birthDate": "1953-01-01"}
+            put(api, {"resourceType": "Patient", "id": f"dnew{n}", **family})
+            put(api, {"resourceType": "Patient", "id": f"d{n % 40}", **family})
+            n += 1
+        writes.append(n)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for url in ("/Patient?family=pagerd&_count=3", "/Patient?family=pagerd&_sort=_id&_count=4"):
+            seen = [e["resource"]["id"] for e in follow(api, url)]
+            assert len(seen) == len(set(seen)), url
+            assert {f"d{i}" for i in range(40)} <= set(seen), url
+    finally:
+        stop.set()
+        thread.join()
+    assert writes and writes[0] > 0  # the writer did write while the pages were read
