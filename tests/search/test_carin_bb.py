@@ -132,3 +132,19 @@ def test_carin_includes(loaded: TestClient, include: str, added: set[str]) -> No
     included = {e["resource"]["id"] for e in bundle["entry"] if e["search"]["mode"] == "include"}
     assert matches == {"inpatient", "pharmacy"}
     assert included == added
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # The other CARIN BB resources are searched by _id (and Coverage by patient).
+        ("/Patient?_id=bb1", {"bb1"}),
+        ("/Coverage?_id=cov", {"cov"}),
+        ("/Coverage?patient=bb1", {"cov"}),
+        ("/Coverage?patient=bb2", set()),
+        ("/Organization?_id=payer", {"payer"}),
+        ("/Practitioner?_id=team", {"team"}),
+    ],
+)
+def test_carin_other_resources(loaded: TestClient, url: str, expected: set[str]) -> None:
+    assert ids(loaded, url) == expected
