@@ -245,13 +245,14 @@ def _keep_r4(
 
 
 def _compile_structure(definitions: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per type, a tree of elements: name -> {min, max, types | children | ref}.
+    """Per type, a tree of elements: name -> {min, max, summary, types | children | ref}.
 
     Names keep the ``[x]`` of choice elements; ``types`` lists the allowed
     type codes (the table to validate against, e.g. ``SimpleQuantity`` for a
     Quantity profiled as such); ``children`` holds a backbone element's own
     elements; ``ref`` names the element whose definition is reused
-    (``contentReference``, e.g. Questionnaire.item.item -> Questionnaire.item).
+    (``contentReference``, e.g. Questionnaire.item.item -> Questionnaire.item);
+    ``summary`` is present (true) on the elements the spec marks ``isSummary``.
     """
     primitives: dict[str, Any] = {}
     types: dict[str, Any] = {}
@@ -300,6 +301,9 @@ def _element_tree(sd: dict[str, Any]) -> dict[str, Any]:
         if element["min"]:
             node["min"] = element["min"]
         node["max"] = element["max"]
+        if element.get("isSummary"):
+            # What ``_summary=true`` returns (https://hl7.org/fhir/R4/search.html#summary).
+            node["summary"] = True
         if "contentReference" in element:
             node["ref"] = element["contentReference"].removeprefix("#")
         else:

@@ -42,6 +42,8 @@ class ElementDefinition:
     # The table of a backbone element's children, or of the element it reuses
     # through contentReference (Questionnaire.item.item -> Questionnaire.item).
     backbone: TypeDefinition | None = field(default=None, repr=False)
+    # ``isSummary``: part of what ``_summary=true`` returns (search.html#summary).
+    summary: bool = False
 
     @property
     def repeats(self) -> bool:
@@ -148,6 +150,7 @@ def _fill(
             types=tuple(node.get("types", ("BackboneElement",))),
             choice=choice,
             backbone=backbone,
+            summary=node.get("summary", False),
         )
         table.elements[name] = element
         if element.min:
