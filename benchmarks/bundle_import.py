@@ -28,6 +28,7 @@ import cProfile
 import http.client
 import io
 import json
+import math
 import os
 import pstats
 import shutil
@@ -129,7 +130,8 @@ class Run:
 
     def line(self) -> str:
         p50 = statistics.median(self.latencies) * 1000
-        p95 = sorted(self.latencies)[int(len(self.latencies) * 0.95) - 1] * 1000
+        ordered = sorted(self.latencies)
+        p95 = ordered[min(len(ordered) - 1, math.ceil(len(ordered) * 0.95) - 1)] * 1000
         return (
             f"workers={self.workers} clients={self.clients}: {self.bundles} bundles, "
             f"{self.resources} resources in {self.seconds:.2f} s = {self.rate:.0f} resources/s "

@@ -97,6 +97,18 @@ REGISTRY: tuple[Setting, ...] = (
         "Most entries in one batch or transaction Bundle (413 beyond).",
     ),
     Setting(
+        "conditional_delete_multiple",
+        _as_bool,
+        False,
+        "Conditional DELETE matching several resources deletes them all (default: 412).",
+    ),
+    Setting(
+        "search_parameters_dir",
+        _as_str,
+        "",
+        "Folder of SearchParameter JSON files loaded at start-up (then: firehouse db reindex).",
+    ),
+    Setting(
         "log_level",
         _as_str,
         "info",
@@ -145,6 +157,8 @@ class Settings:
     default_page_size: int = 20
     max_page_size: int = 1000
     max_bundle_entries: int = 10_000
+    conditional_delete_multiple: bool = False
+    search_parameters_dir: str = ""
     log_level: str = "info"
     admin_token: str = ""
     cors_origins: tuple[str, ...] = ()

@@ -5,8 +5,13 @@ https://hl7.org/fhir/R4/http.html#ccreate, #cond-update and #cdelete.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from starlette.testclient import TestClient
 
+from firehouse.settings import Settings
 from tests.search.conftest import FHIR
 
 
@@ -62,3 +67,39 @@ def test_conditional_delete(api: TestClient) -> None:
     api.post("/Patient", json=_patient("d2"), headers=FHIR)
     assert api.delete("/Patient?identifier=urn:cond|d2").status_code == 412
     assert api.delete("/Patient").status_code == 400
+
+
+def test_conditional_delete_of_several_leaves_them_all_by_default(api: TestClient) -> None:
+    made = [api.post("/Patient", json=_patient("d3"), headers=FHIR).json()["id"] for _ in range(2)]
+    response = api.delete("/Patient?identifier=urn:cond|d3")
+    assert response.status_code == 412
+    assert response.json()["issue"][0]["code"] == "multiple-matches"
+    assert all(api.get(f"/Patient/{id}").status_code == 200 for id in made)
+    statement = api.get("/metadata").json()["rest"][0]["resource"]
+    assert {r["conditionalDelete"] for r in statement} == {"single"}
+
+
+@pytest.fixture()
+def deletes_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    from firehouse.app import create_app
+    from firehouse.rest import conditional
+
+    # Rounds of 2, so that deleting 5 matches takes several rounds.
+    monkeypatch.setattr(conditional, "_DELETE_ROUND", 2)
+    settings = Settings(database=f"sqlite:///{tmp_path}/all.db", conditional_delete_multiple=True)
+    with TestClient(create_app(settings), base_url="http://fhir.test") as client:
+        yield client
+
+
+def test_conditional_delete_multiple_deletes_every_match(deletes_all: TestClient) -> None:
+    api = deletes_all
+    made = [api.post("/Patient", json=_patient("m1"), headers=FHIR).json()["id"] for _ in range(5)]
+    other = api.post("/Patient", json=_patient("m2"), headers=FHIR).json()["id"]
+    response = api.delete("/Patient?identifier=urn:cond|m1")
+    assert response.status_code == 204 and "ETag" not in response.headers
+    assert [api.get(f"/Patient/{id}").status_code for id in made] == [410] * 5
+    assert api.get(f"/Patient/{other}").status_code == 200
+    one = api.delete("/Patient?identifier=urn:cond|m2")
+    assert one.status_code == 204 and one.headers["ETag"] == 'W/"2"'
+    statement = api.get("/metadata").json()["rest"][0]["resource"]
+    assert {r["conditionalDelete"] for r in statement} == {"multiple"}

@@ -49,7 +49,9 @@ def capability_statement(ctx: Context, request: Request) -> dict[str, Any]:
             "conditionalCreate": True,
             "conditionalRead": "modified-since",
             "conditionalUpdate": True,
-            "conditionalDelete": "single",
+            "conditionalDelete": (
+                "multiple" if ctx.settings.conditional_delete_multiple else "single"
+            ),
             **search.get(resource_type, {}),
         }
         for resource_type in sorted(definitions.resource_types())
