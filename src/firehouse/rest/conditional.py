@@ -139,6 +139,11 @@ async def update(ctx: Context, request: Request, resource_type: str) -> Response
 _DELETE_ROUND = 500
 
 
+def _delete(tx: Transaction, resource_type: str, hits: list[SearchHit]) -> list[StoredVersion]:
+    done = (delete_in(tx, resource_type, hit.id) for hit in hits)
+    return [version for version in done if version is not None]
+
+
 def _delete_all(
     search: SearchEngine, tx: Transaction, resource_type: str, query: str, base: str
 ) -> list[StoredVersion]:
@@ -147,9 +152,10 @@ def _delete_all(
         found = search.matching(
             resource_type, _criteria(query), base, limit=_DELETE_ROUND, searcher=tx.search
         )
-        if not found:
+        done = _delete(tx, resource_type, found)
+        if not done:  # no match left (or none deletable): never loop on the same hits
             return deleted
-        deleted += [delete_in(tx, resource_type, hit.id) for hit in found]
+        deleted += done
 
 
 async def delete(ctx: Context, request: Request, resource_type: str) -> Response:
@@ -168,7 +174,7 @@ async def delete(ctx: Context, request: Request, resource_type: str) -> Response
             found = _matches(search, tx, resource_type, query, base)
             if len(found) > 1:
                 raise _several(resource_type, "delete")
-            return [delete_in(tx, resource_type, hit.id) for hit in found]
+            return _delete(tx, resource_type, found)
 
     deleted = await run_in_threadpool(run)
     # An ETag names one version: only a single delete has one to give.
