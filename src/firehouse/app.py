@@ -19,6 +19,8 @@ from starlette.routing import Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from firehouse.admin import admin_routes
+from firehouse.auth.guard import WriteGuard
+from firehouse.auth.setup import build_gate
 from firehouse.cors.live import LivePolicy, PolicySource
 from firehouse.cors.middleware import CorsMiddleware
 from firehouse.cors.store import apply_startup_settings
@@ -68,6 +70,9 @@ def create_app(
         apply_startup_settings(storage, settings)
     live = cors or LivePolicy(storage)
     search_registry = install_search(storage)
+    if storage.indexer is not None:
+        # Every write passes the SMART patient-compartment check (firehouse.auth.guard).
+        storage.indexer = WriteGuard(storage.indexer)
     ctx = Context(
         settings=settings,
         storage=storage,
@@ -75,6 +80,7 @@ def create_app(
         cors_enabled=lambda: live.get().enabled,
         extra={},
         search=SearchEngine(storage, search_registry.current),
+        gate=build_gate(settings, storage),
     )
 
     @asynccontextmanager

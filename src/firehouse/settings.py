@@ -137,6 +137,21 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("auth_issuer", _as_str, "", "SMART: expected token issuer (iss)."),
     Setting("auth_audience", _as_str, "", "SMART: expected token audience (aud)."),
     Setting("auth_jwks", _as_str, "", "SMART: JWKS file path or URL."),
+    Setting(
+        "auth_algorithms",
+        _as_list,
+        ("RS256", "RS384", "ES256", "ES384", "PS256"),
+        "SMART: accepted token signature algorithms (asymmetric only; never none or HS*).",
+    ),
+    Setting("auth_leeway", _as_int, 30, "SMART: seconds of clock skew allowed on exp/nbf."),
+    Setting("auth_authorize_url", _as_str, "", "SMART: the IdP's authorization endpoint."),
+    Setting("auth_token_url", _as_str, "", "SMART: the IdP's token endpoint."),
+    Setting(
+        "auth_key_dir",
+        _as_str,
+        "",
+        "SMART: folder of the local dev-token key (default: the SQLite database's folder).",
+    ),
 )
 
 BY_NAME: Mapping[str, Setting] = {s.name: s for s in REGISTRY}
@@ -171,6 +186,11 @@ class Settings:
     auth_issuer: str = ""
     auth_audience: str = ""
     auth_jwks: str = ""
+    auth_algorithms: tuple[str, ...] = ("RS256", "RS384", "ES256", "ES384", "PS256")
+    auth_leeway: int = 30
+    auth_authorize_url: str = ""
+    auth_token_url: str = ""
+    auth_key_dir: str = ""
     # Names of settings that were given explicitly (flag, env or file).
     explicit: frozenset[str] = field(default=frozenset())
 
@@ -185,6 +205,8 @@ class Settings:
         values["explicit"] = frozenset(values.get("explicit", ()))
         for name in ("cors_origins", "cors_headers", "cors_methods"):
             values[name] = tuple(values.get(name) or ())
+        if values.get("auth_algorithms") is not None:
+            values["auth_algorithms"] = tuple(values["auth_algorithms"])
         if values.get("cors_exposed_headers") is not None:
             values["cors_exposed_headers"] = tuple(values["cors_exposed_headers"])
         return cls(**values)

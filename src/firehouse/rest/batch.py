@@ -18,6 +18,7 @@ by the search engine (:mod:`firehouse.fhir.transaction.searching`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -27,6 +28,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from firehouse.auth.guard import confine_search, entry_guard
+from firehouse.auth.policy import Access
 from firehouse.fhir import json as fhir_json
 from firehouse.fhir.outcome import information, operation_outcome
 from firehouse.fhir.resource import format_instant, new_id
@@ -103,6 +106,7 @@ async def batch(ctx: Context, request: Request) -> Response:
     bundle = await read_json_body(request, ctx.settings.max_body_size)
     base = ctx.base_url(request)
     hooks = NO_HOOKS
+    access: Access | None = getattr(request.state, "access", None)
     if ctx.search is not None:
         hooks = engine_hooks(
             ctx.search,
@@ -110,7 +114,11 @@ async def batch(ctx: Context, request: Request) -> Response:
             default_count=ctx.settings.default_page_size,
             max_count=ctx.settings.max_page_size,
             strict=strict(request),
+            confine=confine_search(access) if access is not None else None,
         )
+    if access is not None:
+        # Each entry is authorised as the interaction it stands for (issue 7).
+        hooks = replace(hooks, guard=entry_guard(access, ctx.storage))
     limit = ctx.settings.max_bundle_entries
     kind, results = await run_in_threadpool(
         lambda: run_bundle(ctx.storage, bundle, hooks, max_entries=limit)

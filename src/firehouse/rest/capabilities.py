@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from firehouse import FHIR_VERSION, __version__
+from firehouse.auth.discovery import security_section
 from firehouse.fhir import definitions
 from firehouse.fhir.resource import format_instant
 from firehouse.rest.context import Context
@@ -71,7 +72,7 @@ def capability_statement(ctx: Context, request: Request) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
-                "security": {"cors": ctx.cors_enabled()},
+                "security": security_section(ctx.settings, ctx.cors_enabled()),
                 "resource": resources,
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
             }

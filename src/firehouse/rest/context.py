@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from firehouse.auth.gate import Gate
 from firehouse.fhir.service import ResourceService
 from firehouse.search.engine import SearchEngine
 from firehouse.settings import Settings
@@ -23,6 +24,8 @@ class Context:
     cors_enabled: Callable[[], bool]
     extra: dict[str, Any]
     search: SearchEngine | None = None
+    # Authentication and authorisation of every FHIR request (firehouse.auth.gate).
+    gate: Gate | None = None
 
     def base_url(self, request: Request) -> str:
         """The public base of the FHIR API, without a trailing slash."""

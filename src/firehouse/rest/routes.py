@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from firehouse.auth import discovery
+from firehouse.auth.gate import Interaction, interaction_of
 from firehouse.errors import Category, FhirError, Issue
 from firehouse.rest import (
     batch,
@@ -47,7 +49,17 @@ class Dispatch:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         handler = self.handlers.get(request.method)
+        gate = self.ctx.gate
+        # The interaction decides what the caller needs (firehouse.auth.gate): the
+        # one place a FHIR request is authorised, before its handler runs.
+        interaction: Interaction | None = None
+        admitted = None
         try:
+            if handler is not None and gate is not None:
+                interaction = interaction_of(handler.__module__, handler.__name__)
+                admitted = gate.admit(
+                    request, interaction, request.path_params, self.ctx.base_url(request)
+                )
             if handler is None:
                 raise FhirError(
                     Category.METHOD_NOT_ALLOWED,
@@ -61,6 +73,11 @@ class Dispatch:
             response = await handler(self.ctx, request, **request.path_params)
         except FhirError as error:
             response = error_response(error, head=request.method == "HEAD")
+        finally:
+            if gate is not None:
+                gate.release(admitted)
+        if gate is not None and interaction is not None:
+            gate.audit(request, interaction, response.status_code)
         await response(scope, receive, send)
 
 
@@ -68,7 +85,9 @@ def fhir_routes(ctx: Context) -> list[BaseRoute]:
     def route(path: str, **handlers: Handler) -> Route:
         return Route(path, Dispatch(ctx, handlers))
 
+    smart = [route("/.well-known/smart-configuration", GET=discovery.smart_configuration)]
     return [
+        *(smart if ctx.settings.auth == "smart" else []),
         route("/metadata", GET=capabilities.capabilities),
         route("/health/check", GET=health.health_check),
         route("/_history", GET=history.system_history),

@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from firehouse.auth.guard import search_patients, visible
+from firehouse.auth.policy import Access
 from firehouse.errors import Category, FhirError, Issue, invalid
 from firehouse.fhir.bundle import Link, SearchEntry, search_bundle
 from firehouse.fhir.service import require_id, require_type
@@ -75,6 +77,12 @@ def _respond(ctx: Context, request: Request, path: str, result: SearchResult) ->
     fmt = response_format(request)
     base = ctx.base_url(request)
     parsed = result.parsed
+    access: Access | None = getattr(request.state, "access", None)
+    included = result.included
+    if access is not None:
+        # Includes may reach types or patients the token does not cover (SMART scopes).
+        indexer = ctx.storage.indexer
+        included = tuple(h for h in included if visible(access, indexer, h.resource_type, h.body))
     entries = [
         SearchEntry(
             hit.resource_type,
@@ -82,7 +90,7 @@ def _respond(ctx: Context, request: Request, path: str, result: SearchResult) ->
             shape(hit.body, hit.resource_type, parsed.summary, parsed.elements),
             mode,
         )
-        for mode, hits in (("match", result.matches), ("include", result.included))
+        for mode, hits in (("match", result.matches), ("include", included))
         for hit in hits
     ]
     body = search_bundle(
@@ -104,6 +112,7 @@ async def _run(
 ) -> Response:
     search = engine(ctx)
     params = await _params(request)
+    access: Access | None = getattr(request.state, "access", None)
     search_request = SearchRequest(
         resource_types=types,
         params=tuple(params),
@@ -112,6 +121,8 @@ async def _run(
         max_count=ctx.settings.max_page_size,
         strict=strict(request),
         compartment_patient=compartment_patient,
+        # A patient/ scope confines matches and includes to the launch patient.
+        restrict_to_patients=search_patients(access, types),
     )
     result = await run_in_threadpool(search.search, search_request)
     return _respond(ctx, request, path, result)

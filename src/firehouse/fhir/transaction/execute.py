@@ -45,6 +45,10 @@ Outcome = Literal["created", "updated", "deleted", "matched", "read", "searched"
 
 # A GET [type]?params entry: the searchset Bundle's JSON bytes.
 Searcher = Callable[[Transaction, str, Params], bytes]
+# Called before each entry runs, inside its transaction, with the entry's
+# action, resource type, id and version; raises to refuse it (SMART scopes
+# and patient compartments, firehouse.auth.guard.entry_guard).
+Guard = Callable[[Transaction, str, str, str | None, str | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class Hooks:
     resolve: Resolver | None = None  # conditional entries and references
     search: Searcher | None = None  # GET [type]?... entries
     make_id: Callable[[], str] = new_id
+    guard: Guard | None = None
 
 
 NO_HOOKS = Hooks()
@@ -178,6 +183,9 @@ def _execute(tx: Transaction, storage: Storage, step: Step, hooks: Hooks) -> Ent
 
     def done(outcome: Outcome, stored: StoredVersion | None = None) -> EntryResult:
         return EntryResult(entry.index, entry.method, outcome, stored)
+
+    if hooks.guard is not None:
+        hooks.guard(tx, action, kind, id if id is not None else entry.id, entry.version)
 
     if action == "create":
         assert id is not None and step.resource is not None

@@ -14,6 +14,7 @@ Shared by ``POST /`` and ``firehouse import``, so both resolve the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from firehouse.fhir.bundle import Link, SearchEntry, search_bundle
@@ -32,6 +33,7 @@ def engine_hooks(
     default_count: int = 20,
     max_count: int = 1000,
     strict: bool = False,
+    confine: Callable[[str], tuple[str, ...] | None] | None = None,
 ) -> Hooks:
     """Hooks answering from ``engine``; ``base`` is the server's public base URL."""
 
@@ -47,6 +49,8 @@ def engine_hooks(
             default_count=default_count,
             max_count=max_count,
             strict=strict,
+            # SMART patient context: search entries see only that compartment.
+            restrict_to_patients=confine(resource_type) if confine is not None else None,
         )
         result = engine.search(request)
         parsed = result.parsed

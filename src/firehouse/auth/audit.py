@@ -1,0 +1,44 @@
+"""One structured audit record per request that reads or changes data.
+
+https://hl7.org/fhir/R4/security.html#audit: who (client, subject, patient
+context), what (interaction, resource type and id), and the outcome. One JSON
+line on the ``firehouse.audit`` logger, so an operator can ship it to a
+separate sink. Never the resource content, nor the token, nor query values
+(a search value can itself be health data).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from firehouse.auth.policy import Access
+
+log = logging.getLogger("firehouse.audit")
+
+
+def record(
+    access: Access | None,
+    interaction: str,
+    resource_type: str | None,
+    resource_id: str | None,
+    status: int,
+    *,
+    request_id: str | None = None,
+) -> None:
+    claims = access.claims if access is not None else None
+    line = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "client_id": claims.client_id if claims else None,
+        "subject": claims.subject if claims else None,
+        "patient": claims.patient if claims else None,
+        "interaction": interaction,
+        "resource_type": resource_type,
+        "id": resource_id,
+        "status": status,
+        "outcome": "success" if status < 400 else "failure",
+    }
+    if request_id:
+        line["request_id"] = request_id
+    log.info(json.dumps(line, separators=(",", ":")))

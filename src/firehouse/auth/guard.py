@@ -1,0 +1,144 @@
+"""Compartment checks below the REST layer: every write, every Bundle entry.
+
+A ``patient/`` token may only write resources in its patient's compartment.
+The check sits in the index extraction every write runs inside its storage
+transaction (:class:`WriteGuard`), so create, update, patch, conditional
+writes and batch/transaction entries are all covered by one check, and a
+refused write rolls back whole. Bundle entries are also checked one by one
+before they run (:func:`entry_guard`): their scope, and for entries that name
+an existing resource, that it is in the compartment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from firehouse.auth.compartment import in_compartment
+from firehouse.auth.policy import CURRENT, Access, forbidden
+from firehouse.fhir import json as fhir_json
+from firehouse.storage.base import Indexer, Storage, StoredVersion, Transaction
+from firehouse.storage.criteria import IndexRow
+
+# Bundle entry actions (fhir/transaction/plan.py) -> the permission they need.
+ACTION_LETTER = {
+    "create": "c",
+    "match": "c",  # a conditional create that found its match
+    "update": "u",
+    "patch": "u",
+    "delete": "d",
+    "none": "d",  # a conditional delete that matched nothing
+    "read": "r",
+    "vread": "r",
+    "search": "s",
+}
+
+
+class WriteGuard:
+    """An index extractor that refuses writes outside the caller's compartment."""
+
+    def __init__(self, inner: Indexer) -> None:
+        self.inner = inner
+
+    def rows(self, resource_type: str, resource: Mapping[str, Any]) -> Sequence[IndexRow]:
+        access = CURRENT.get()
+        if access is not None:
+            patient = access.write_confinement(resource_type)
+            if patient is not None and not in_compartment(
+                self.inner, resource_type, resource, patient, access.local_base
+            ):
+                raise forbidden(
+                    f"a {resource_type} written with this token must be in the compartment "
+                    f"of Patient/{patient}"
+                )
+        return self.inner.rows(resource_type, resource)
+
+
+def stored_in_compartment(
+    indexer: Indexer | None, stored: StoredVersion | None, patient: str, local_base: str | None
+) -> bool:
+    """True for nothing stored or a deletion; otherwise the compartment check."""
+    if stored is None or stored.body is None:
+        return True
+    body = fhir_json.loads(stored.body)
+    return in_compartment(indexer, stored.resource_type, body, patient, local_base)
+
+
+def require_in_compartment(
+    indexer: Indexer | None, stored: StoredVersion | None, patient: str, local_base: str | None
+) -> None:
+    if not stored_in_compartment(indexer, stored, patient, local_base):
+        assert stored is not None
+        raise forbidden(
+            f"{stored.resource_type}/{stored.id} is not in the compartment of Patient/{patient}"
+        )
+
+
+EntryGuard = Callable[[Transaction, str, str, str | None, str | None], None]
+
+
+def entry_guard(access: Access, storage: Storage) -> EntryGuard:
+    """The check each batch/transaction entry passes before it runs.
+
+    Called with the entry's action, resource type, id and version (vread).
+    """
+
+    def guard(
+        tx: Transaction, action: str, resource_type: str, id: str | None, version: str | None
+    ) -> None:
+        patient = access.confinement(resource_type, ACTION_LETTER.get(action, "r"))
+        if patient is None or id is None or action in ("create", "search"):
+            return  # creates are checked by the WriteGuard, searches are restricted
+        indexer = storage.indexer
+        current = tx.current(resource_type, id)
+        require_in_compartment(indexer, current, patient, access.local_base)
+        if action == "vread" and version is not None and version.isdigit() and len(version) < 10:
+            found = storage.vread(resource_type, id, int(version))
+            require_in_compartment(indexer, found, patient, access.local_base)
+
+    return guard
+
+
+def confine_search(access: Access) -> Callable[[str], tuple[str, ...] | None]:
+    """For a search of one type: the patients its matches must belong to, or None."""
+
+    def confine(resource_type: str) -> tuple[str, ...] | None:
+        patient = access.confinement(resource_type, "s")
+        return None if patient is None else (patient,)
+
+    return confine
+
+
+def visible(access: Access, indexer: Indexer | None, resource_type: str, body: bytes) -> bool:
+    """Whether a resource found by search (an ``_include``) may be shown."""
+    if not access.may(resource_type, "r"):
+        return False
+    patient = access.confinement(resource_type, "r")
+    if patient is None:
+        return True
+    return in_compartment(indexer, resource_type, fhir_json.loads(body), patient, access.local_base)
+
+
+__all__: Sequence[str] = (
+    "ACTION_LETTER",
+    "WriteGuard",
+    "confine_search",
+    "entry_guard",
+    "require_in_compartment",
+    "search_patients",
+    "visible",
+)
+
+
+def search_patients(access: Access | None, types: Sequence[str] | None) -> tuple[str, ...] | None:
+    """``SearchRequest.restrict_to_patients`` for a search of ``types`` (None: all)."""
+    if access is None:
+        return None
+    if types is None:
+        patient = access.confinement("*", "s")
+        return None if patient is None else (patient,)
+    patients = {access.confinement(t, "s") for t in types}
+    if patients == {None}:
+        return None
+    # Mixed: confine all (a narrower answer, never a wider one).
+    return tuple(sorted(p for p in patients if p is not None))
