@@ -153,7 +153,9 @@ class SearchEngine:
             after = decode_cursor(parsed.cursor, len(sort) + 1)
         count = 0 if parsed.summary == "count" else parsed.count
         want_total = parsed.total != "none" or parsed.summary == "count"
-        query = SearchQuery(types, planned.criteria, sort, after, count, want_total)
+        query = SearchQuery(
+            types, planned.criteria, sort, after, count, want_total, parsed.total == "estimate"
+        )
         applied = tuple((c.name, c.value) for c in planned.applied) + tuple(
             (n, v) for n, v in parsed.result_params if not (n == "_sort" and unknown_sort)
         )

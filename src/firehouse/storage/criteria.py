@@ -313,6 +313,7 @@ class SearchQuery:
     after: Cursor | None = None
     count: int = 20
     total: bool = False  # also count every match
+    estimate: bool = False  # the count may be an estimate (search_total.py)
 
 
 @dataclass(frozen=True, slots=True)

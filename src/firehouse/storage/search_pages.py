@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
 )
 
-from firehouse.storage import schema
+from firehouse.storage import schema, search_total
 from firehouse.storage.criteria import (
     And,
     Chain,
@@ -217,9 +217,14 @@ def search(conn: Connection, query: SearchQuery) -> SearchPage:
         next_cursor = (*(values[f"s{i}"] for i in range(sorts)), last.key)
     total = None
     if query.total:
-        r = MAIN
-        counted = select(func.count()).select_from(r).where(*_base(query, r))
-        total = int(conn.execute(counted).scalar_one())
+        complete = query.after is None and not more and query.count > 0
+        total = search_total.total(
+            conn,
+            MAIN,
+            _base(query, MAIN),
+            estimate=query.estimate,
+            first_page_rows=len(rows) if complete else None,
+        )
     return SearchPage(hits, next_cursor, total)
 
 
