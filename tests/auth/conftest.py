@@ -53,6 +53,7 @@ def token(signing_key: RSAKey) -> Token:
     """Authorization headers for a token with ``scope`` (and ``patient``)."""
 
     def make(scope: str, patient: str | None = None, **extra: Any) -> dict[str, str]:
-        return {"Authorization": "Bearer " + sign(signing_key, claims(scope, patient=patient, **extra))}
+        raw = sign(signing_key, claims(scope, patient=patient, **extra))
+        return {"Authorization": f"Bearer {raw}"}
 
     return make

@@ -110,7 +110,8 @@ REFUSED: dict[str, Callable[[RSAKey], str]] = {
 def assert_401(response: Any) -> None:
     assert response.status_code == 401, response.text
     challenge = response.headers["www-authenticate"]
-    assert challenge.startswith('Bearer realm="firehouse", error="invalid_token", error_description="')
+    expected = 'Bearer realm="firehouse", error="invalid_token", error_description="'
+    assert challenge.startswith(expected)
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome"
     assert outcome["issue"][0]["code"] == "login"
@@ -131,7 +132,8 @@ def test_missing_or_malformed_authorization(
     smart_client: TestClient, headers: dict[str, str]
 ) -> None:
     assert_401(smart_client.get("/Patient", headers=headers))
-    assert_401(smart_client.post("/", json={"resourceType": "Bundle", "type": "batch"}, headers=headers))
+    bundle = {"resourceType": "Bundle", "type": "batch"}
+    assert_401(smart_client.post("/", json=bundle, headers=headers))
 
 
 def test_a_good_token_passes(smart_client: TestClient, signing_key: RSAKey) -> None:
