@@ -70,3 +70,34 @@ def test_every_request_gets_a_request_id(client: TestClient) -> None:
     )
     hostile = client.get("/metadata", headers={"X-Request-Id": "a b\tc"}).headers["x-request-id"]
     assert hostile != "a b\tc"
+
+
+def test_a_write_that_cannot_get_the_lock_is_a_retryable_503(tmp_path: Path) -> None:
+    import sqlite3
+
+    from firehouse.storage.sqlite import SqliteStorage
+
+    path = tmp_path / "busy.db"
+    storage = SqliteStorage(f"sqlite:///{path}", busy_timeout_ms=200)
+    with TestClient(create_app(Settings(database=f"sqlite:///{path}"), storage=storage)) as client:
+        other_writer = sqlite3.connect(path, isolation_level=None)
+        other_writer.execute("BEGIN IMMEDIATE")  # a long transaction elsewhere holds the lock
+        try:
+            response = client.put(
+                "/Patient/p",
+                json={"resourceType": "Patient", "id": "p"},
+                headers={"Content-Type": "application/fhir+json"},
+            )
+        finally:
+            other_writer.execute("ROLLBACK")
+            other_writer.close()
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["issue"][0]["code"] == "transient"
+        assert client.get("/Patient/p").status_code == 404
+        retried = client.put(
+            "/Patient/p",
+            json={"resourceType": "Patient", "id": "p"},
+            headers={"Content-Type": "application/fhir+json"},
+        )
+        assert retried.status_code == 201

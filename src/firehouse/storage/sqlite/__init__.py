@@ -10,14 +10,16 @@ lock would have to be upgraded.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, NullPool, create_engine, event, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
+from firehouse.errors import Category, FhirError, Issue
 from firehouse.storage.schema import schema_version
 from firehouse.storage.sql import SqlStorage
 
@@ -25,15 +27,23 @@ _WRITE_OPTION = "firehouse_write"
 BUSY_TIMEOUT_MS = 30_000
 
 
-def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-    # Take transaction control away from the driver: we say BEGIN ourselves.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _pragmas(busy_timeout_ms: int) -> Callable[[sqlite3.Connection, Any], None]:
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Take transaction control away from the driver: we say BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return on_connect
+
+
+def _is_busy(error: OperationalError) -> bool:
+    message = str(error.orig).lower()
+    return "database is locked" in message or "database is busy" in message
 
 
 def _on_begin(conn: Connection) -> None:
@@ -44,12 +54,12 @@ def _on_begin(conn: Connection) -> None:
 
 
 class SqliteStorage(SqlStorage):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, pool_size=8, max_overflow=32, pool_pre_ping=False)
-        event.listen(engine, "connect", _on_connect)
+        event.listen(engine, "connect", _pragmas(busy_timeout_ms))
         event.listen(engine, "begin", _on_begin)
         super().__init__(url, engine)
         # Pooled connections keep answering from their page cache even when the
@@ -67,5 +77,20 @@ class SqliteStorage(SqlStorage):
     @contextmanager
     def _write_connection(self) -> Iterator[Connection]:
         connection = self.engine.connect().execution_options(**{_WRITE_OPTION: True})
-        with connection as conn, conn.begin():
-            yield conn
+        try:
+            with connection as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            # Another writer held the lock past busy_timeout (a very large
+            # transaction): a retryable 503, not a crash.
+            raise FhirError(
+                Category.UNAVAILABLE,
+                Issue(
+                    "The database is busy with another write; nothing was changed. "
+                    "Try again shortly.",
+                    code="transient",
+                ),
+                headers={"Retry-After": "1"},
+            ) from exc
