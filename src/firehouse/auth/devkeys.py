@@ -53,7 +53,12 @@ def load_or_create_key(folder: Path) -> ECKey:
         private=True,
     )
     # Created 0600 from the start: never readable by others, not even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another worker process won the race; use its key.
+        time.sleep(0.2)
+        return ECKey.import_key(json.loads(path.read_text()))
     with os.fdopen(fd, "w") as handle:
         json.dump(key.as_dict(private=True), handle)
     return key
