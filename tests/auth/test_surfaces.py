@@ -148,7 +148,6 @@ def test_dev_token_key_folder_and_expiry(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         auth,
         [
-            "auth",
             "dev-token",
             "--scope",
             "user/*.rs",
