@@ -6,8 +6,9 @@ errors, the real CapabilityStatement, the policy coming from the settings as
 ``firehouse serve`` gives it. Test names carry the ``shared/spec/cors.md`` case
 numbers.
 
-Cases 2 and 10 need authentication (issue 7) and are not here yet; cases 19
-and 20 are run-time changes (issue 4) and the browser (``tests/browser``).
+Cases 2 and 10 run with ``--auth smart`` (issue 7; tokens minted with the local
+development key); cases 19 and 20 are run-time changes (issue 4) and the
+browser (``tests/browser``).
 """
 
 from __future__ import annotations
@@ -221,6 +222,70 @@ def test_case09_c1_404_outcome_carries_allow_origin(c1: TestClient) -> None:
     assert response.json()["resourceType"] == "OperationOutcome"
     assert response.headers["access-control-allow-origin"] == C1_ORIGIN
     assert "access-control-allow-methods" not in response.headers
+
+
+@pytest.fixture(scope="module")
+def smart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """C1 and C2 with ``--auth smart`` (the local dev key), and a token minter."""
+    from dataclasses import replace
+
+    from firehouse.auth.devkeys import mint
+
+    folder = tmp_path_factory.mktemp("cors-smart")
+    made: dict[str, Any] = {}
+    for name, cors in {"C1": C1, "C2": C2}.items():
+        settings = replace(
+            settings_for(folder / f"{name}.db", **cors), auth="smart", auth_key_dir=str(folder)
+        )
+        made[name] = TestClient(create_app(settings), base_url="http://fhir.test").__enter__()
+        made["settings"] = settings
+    made["mint"] = lambda scope: mint(made["settings"], scope.split())
+    yield made
+    for name in ("C1", "C2"):
+        made[name].__exit__(None, None, None)
+
+
+def test_case02_c1_preflight_needs_no_token_with_auth_required(smart: dict[str, Any]) -> None:
+    response = preflight(smart["C1"], C1_ORIGIN, "PUT", "authorization,content-type")
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == C1_ORIGIN
+    assert response.headers["access-control-allow-methods"] == "PUT"
+    assert {"authorization", "content-type"} <= set(
+        listed(response.headers["access-control-allow-headers"])
+    )
+    assert response.headers["access-control-max-age"] == "1440"
+    assert "www-authenticate" not in response.headers
+
+
+def test_case10_c1_401_without_token_carries_allow_origin(smart: dict[str, Any]) -> None:
+    response = smart["C1"].get("/Patient", headers={"Origin": C1_ORIGIN})
+    assert response.status_code == 401
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert response.headers["www-authenticate"].startswith('Bearer realm="firehouse"')
+    assert response.headers["access-control-allow-origin"] == C1_ORIGIN
+    assert "access-control-allow-methods" not in response.headers
+
+
+def test_403_and_credentialed_401_carry_the_cors_headers(smart: dict[str, Any]) -> None:
+    token = smart["mint"]("user/Observation.rs")
+    headers = {"Origin": A, "Authorization": f"Bearer {token}"}
+    forbidden = smart["C2"].get("/Patient", headers=headers)
+    assert forbidden.status_code == 403
+    assert forbidden.json()["issue"][0]["code"] == "forbidden"
+    assert forbidden.headers["access-control-allow-origin"] == A
+    assert forbidden.headers["access-control-allow-credentials"] == "true"
+    assert "Origin" in vary_of(forbidden)
+    allowed = smart["C2"].get("/Observation", headers=headers)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == A
+    bad = smart["C2"].get("/Patient", headers={"Origin": B, "Authorization": "Bearer x.y.z"})
+    assert bad.status_code == 401
+    assert bad.headers["access-control-allow-origin"] == B
+    assert bad.headers["access-control-allow-credentials"] == "true"
+    # A refused origin gets the same 401, just no CORS permission to read it.
+    evil = smart["C2"].get("/Patient", headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 401
+    assert "access-control-allow-origin" not in evil.headers
 
 
 def test_case11_c3_any_origin(c3: TestClient) -> None:
