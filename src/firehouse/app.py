@@ -32,6 +32,7 @@ from firehouse.rest.envelope import FhirEnvelope
 from firehouse.rest.errors import error_response
 from firehouse.rest.routes import fhir_routes
 from firehouse.search.engine import SearchEngine
+from firehouse.search.folder import load as load_search_parameters
 from firehouse.search.wiring import install as install_search
 from firehouse.settings import Settings
 from firehouse.storage import open_storage
@@ -69,7 +70,10 @@ def create_app(
     if startup_cors:
         apply_startup_settings(storage, settings)
     live = cors or LivePolicy(storage)
-    search_registry = install_search(storage)
+    # A bad file in search_parameters_dir stops the start-up (search/folder.py).
+    search_registry = install_search(
+        storage, load_search_parameters(settings.search_parameters_dir)
+    )
     if storage.indexer is not None:
         # Every write passes the SMART patient-compartment check (firehouse.auth.guard).
         storage.indexer = WriteGuard(storage.indexer)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from firehouse.cors.cli import cors
 from firehouse.settings import REGISTRY, Settings, SettingsError, resolve
+
+if TYPE_CHECKING:
+    from firehouse.search.registry import SearchParam
 
 
 def _setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,6 +95,16 @@ def db_migrate(database: str | None, config_file: str | None) -> None:
     click.echo(f"{settings.database}: schema at version {version}")
 
 
+def _folder_params(settings: Settings) -> list[SearchParam]:
+    """The ``search_parameters_dir`` SearchParameters; a bad file is a usage error."""
+    from firehouse.search import folder
+
+    try:
+        return folder.load(settings.search_parameters_dir)
+    except folder.SearchParameterFolderError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
 @db.command("reindex")
 @click.option("--database", default=None, help="Database URL (default from settings).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False))
@@ -101,12 +114,13 @@ def db_reindex(database: str | None, config_file: str | None) -> None:
     from firehouse.storage import open_storage
 
     settings = _resolve_or_exit({"database": database}, config_file)
+    extra = _folder_params(settings)
     storage = open_storage(settings.database)
     try:
         storage.migrate()
         total = reindex.count(storage)
         with click.progressbar(length=total, label="Reindexing", file=sys.stderr) as bar:
-            done = reindex.reindex(storage, progress=bar.update)
+            done = reindex.reindex(storage, progress=bar.update, extra=extra)
     finally:
         storage.close()
     click.echo(f"{settings.database}: reindexed {done} resources")
@@ -157,13 +171,15 @@ def import_files(
     from firehouse.storage import open_storage
 
     settings = _resolve_or_exit({"database": database}, config_file)
+    extra = _folder_params(settings)
     try:
         storage = open_storage(settings.database)
     except FhirError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
         storage.migrate()
-        registry = install_search(storage)  # imported resources are indexed like any other write
+        # Imported resources are indexed like any other write.
+        registry = install_search(storage, extra)
         # Conditional entries of Bundles resolve as they would through POST /.
         engine = SearchEngine(storage, registry.current)
         hooks = engine_hooks(engine, settings.base_url.rstrip("/"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -55,11 +55,13 @@ def custom_params(storage: Storage) -> list[SearchParam]:
 
 
 class RegistryHolder:
-    """The current registry for one storage: built-in parameters plus the stored ones."""
+    """The current registry for one storage: built-in parameters, then ``extra`` (the
+    ``search_parameters_dir`` ones), then the stored ones, each replacing the one before."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, extra: Sequence[SearchParam] = ()) -> None:
         self._storage = storage
-        self._registry = builtin()
+        self._base = builtin().with_params(extra) if extra else builtin()
+        self._registry = self._base
         self._fingerprint: object = None
         self._checked = float("-inf")
         self._stale = True
@@ -87,5 +89,5 @@ class RegistryHolder:
                 fingerprint = self._latest_change()
                 if fingerprint != self._fingerprint:
                     self._fingerprint = fingerprint
-                    self._registry = builtin().with_params(custom_params(self._storage))
+                    self._registry = self._base.with_params(custom_params(self._storage))
         return self._registry

@@ -9,9 +9,10 @@ order, a batch per transaction, so it can run while the server serves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from firehouse.fhir import json as fhir_json
+from firehouse.search.registry import SearchParam
 from firehouse.search.wiring import install
 from firehouse.storage.base import Storage
 from firehouse.storage.criteria import SearchQuery
@@ -22,11 +23,18 @@ def count(storage: Storage) -> int:
 
 
 def reindex(
-    storage: Storage, *, batch: int = 500, progress: Callable[[int], None] | None = None
+    storage: Storage,
+    *,
+    batch: int = 500,
+    progress: Callable[[int], None] | None = None,
+    extra: Sequence[SearchParam] = (),
 ) -> int:
-    """Re-extract and replace the index rows of every current resource; returns how many."""
+    """Re-extract and replace the index rows of every current resource; returns how many.
+
+    ``extra``: the ``search_parameters_dir`` parameters, indexed like the built-in ones.
+    """
     if storage.indexer is None:
-        install(storage)
+        install(storage, extra)
     indexer = storage.indexer
     assert indexer is not None
     done = 0
