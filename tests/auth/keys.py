@@ -23,7 +23,7 @@ def ec_key(kid: str) -> ECKey:
 
 
 def jwks(*keys: RSAKey | ECKey) -> dict[str, Any]:
-    return KeySet(list(keys)).as_dict(private=False)
+    return dict(KeySet(list(keys)).as_dict(private=False))
 
 
 def write_jwks(path: Path, *keys: RSAKey | ECKey) -> Path:

@@ -43,7 +43,7 @@ def _alg_none(key: RSAKey) -> str:
 
 
 def _wrong_key(key: RSAKey) -> str:
-    return sign(rsa_key(key.kid), claims("user/*.read"))  # same kid, other key
+    return sign(rsa_key(str(key.kid)), claims("user/*.read"))  # same kid, other key
 
 
 def _unknown_kid(_: RSAKey) -> str:
