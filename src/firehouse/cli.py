@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from firehouse.auth.cli import auth
 from firehouse.cors.cli import cors
 from firehouse.settings import REGISTRY, Settings, SettingsError, resolve
 
@@ -62,6 +63,7 @@ def main() -> None:
 
 
 main.add_command(cors)
+main.add_command(auth)
 
 
 @main.command()
