@@ -53,6 +53,11 @@ class NumberRow:
     group: int | None = None  # composite params: rows of one element share it
 
 
+# The system of the extra quantity rows in UCUM canonical units (search/ucum.py):
+# only a search naming the UCUM system reads them.
+UCUM_CANONICAL = "urn:firehouse:ucum-canonical"
+
+
 @dataclass(frozen=True, slots=True)
 class QuantityRow:
     param: str

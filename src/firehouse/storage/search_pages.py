@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 from firehouse.storage import schema, search_total
 from firehouse.storage.criteria import (
+    UCUM_CANONICAL,
     And,
     Chain,
     Composite,
@@ -84,11 +85,10 @@ def _sort_expression(key: SortKey, r: FromClause, position: int) -> ColumnElemen
     t = part_alias(key.kind, 100 + position)
     column = t.c[_SORT_COLUMN[key.kind][1 if key.descending else 0]]
     aggregate = func.max(column) if key.descending else func.min(column)
-    value = (
-        select(aggregate)
-        .where(t.c.resource_key == r.c.key, t.c.param == key.param)
-        .scalar_subquery()
-    )
+    owned = [t.c.resource_key == r.c.key, t.c.param == key.param]
+    if key.kind is IndexKind.QUANTITY:  # values as written, not their canonical copies
+        owned.append(t.c.system.is_distinct_from(UCUM_CANONICAL))
+    value = select(aggregate).where(*owned).scalar_subquery()
     if key.kind in _INT_KINDS:
         sentinel: Any = -MAX_INT if key.descending else MAX_INT
     else:

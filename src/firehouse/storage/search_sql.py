@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 from firehouse.storage import schema
 from firehouse.storage.criteria import (
+    UCUM_CANONICAL,
     And,
     Chain,
     Composite,
@@ -127,6 +128,8 @@ def condition(kind: IndexKind, cond: Condition, t: FromClause) -> ColumnElement[
                 match = and_(match, c.code == cond.code)
             if cond.system is not None:
                 match = and_(match, c.system == cond.system)
+            else:  # a unit as written, never the canonical copy of another
+                match = and_(match, c.system.is_distinct_from(UCUM_CANONICAL))
         return and_(true(), match)
     if isinstance(cond, ReferenceCond):
         parts = []

@@ -65,19 +65,24 @@ def implicit_range(value: Decimal) -> tuple[Decimal, Decimal]:
     return value - half, value + half
 
 
-def range_condition(op: RangeOp, value: Decimal) -> RangeCond:
-    """The comparison for one prefixed number; quantities reuse it."""
+def range_condition(op: RangeOp, value: Decimal, scale: Decimal = Decimal(1)) -> RangeCond:
+    """The comparison for one prefixed number; quantities reuse it.
+
+    ``scale`` (positive) converts the bounds into another unit after the
+    precision range is taken from the value as written (UCUM canonical units).
+    """
+
+    def key(bound: Decimal) -> str:
+        return decimal_key(bound * scale)
+
     if op in ("eq", "ne"):
         low, high = implicit_range(value)
-        return RangeCond(op, decimal_key(low), decimal_key(high), high_open=True)
+        return RangeCond(op, key(low), key(high), high_open=True)
     if op == "ap":
         spread = abs(value) / 10
         low, high = implicit_range(value)
-        return RangeCond(
-            op, decimal_key(min(low, value - spread)), decimal_key(max(high, value + spread))
-        )
-    key = decimal_key(value)
-    return RangeCond(op, key, key)
+        return RangeCond(op, key(min(low, value - spread)), key(max(high, value + spread)))
+    return RangeCond(op, key(value), key(value))
 
 
 def parse_value(text: str) -> tuple[RangeOp, Decimal]:
