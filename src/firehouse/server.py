@@ -16,6 +16,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from firehouse.app import SETTINGS_ENV
+from firehouse.auth.setup import AuthSettingsError, prepare
 from firehouse.cors.policy import InvalidPolicy, parse_policy, warnings
 from firehouse.cors.startup import given_cors_settings
 from firehouse.cors.store import UnreadablePolicy, apply_startup_settings, load
@@ -47,6 +48,13 @@ def run(settings: Settings) -> int:
         parse_policy(given_cors_settings(settings))
     except InvalidPolicy as exc:
         return _invalid_cors(exc)
+    try:
+        prepare(settings)
+    except (AuthSettingsError, OSError) as exc:
+        print(
+            f"firehouse: the auth settings are invalid, nothing was started: {exc}", file=sys.stderr
+        )
+        return 2
     storage = open_storage(settings.database)
     try:
         version = storage.migrate()

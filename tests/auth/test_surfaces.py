@@ -159,3 +159,47 @@ def test_dev_token_key_folder_and_expiry(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert (folder / "firehouse-dev-key.json").exists()
+
+
+def test_batch_entries_are_audited_one_by_one(
+    smart_client: TestClient, token: Token, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = {**token("user/Patient.cruds"), **FHIR}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "request": {"method": "PUT", "url": "Patient/a"},
+                "resource": {"resourceType": "Patient", "id": "a"},
+            },
+            {"request": {"method": "GET", "url": "Observation?code=secret-value"}},
+            "not an entry",
+        ],
+    }
+    with caplog.at_level(logging.INFO, logger="firehouse.audit"):
+        assert smart_client.post("/", json=bundle, headers=headers).status_code == 200
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "firehouse.audit"]
+    summary = [(r["interaction"], r["resource_type"], r["id"], r["status"]) for r in records]
+    assert summary == [
+        ("batch-entry:PUT", "Patient", "a", 201),
+        ("batch-entry:GET", "Observation", None, 403),
+        ("batch-entry:?", None, None, 400),
+        ("batch", None, None, 200),
+    ]
+    assert all("secret-value" not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"auth_jwks": "/nowhere/jwks.json"}, {"auth_algorithms": ("HS256",)}],
+    ids=["jwks-without-issuer", "hmac-algorithm"],
+)
+def test_serve_refuses_bad_auth_settings_before_starting(
+    database_url: str, overrides: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from firehouse.server import run
+
+    settings = Settings(database=database_url, auth="smart", **overrides)  # type: ignore[arg-type]
+    assert run(settings) == 2
+    assert "auth settings are invalid" in capsys.readouterr().err

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from firehouse.auth.policy import Access
 
@@ -42,3 +44,25 @@ def record(
     if request_id:
         line["request_id"] = request_id
     log.info(json.dumps(line, separators=(",", ":")))
+
+
+def bundle_entries(
+    access: Access | None,
+    kind: str,
+    raw_entries: Sequence[Any],
+    results: Sequence[tuple[int, str | None, str | None, int]],
+) -> None:
+    """One record per batch/transaction entry: ``results`` are (index, method, id, status).
+
+    The type comes from the entry's request URL path only: its query can hold
+    search values, which are data too.
+    """
+    for index, method, resource_id, status in results:
+        entry = raw_entries[index] if index < len(raw_entries) else None
+        request = entry.get("request") if isinstance(entry, dict) else None
+        url = request.get("url") if isinstance(request, dict) else None
+        resource_type = None
+        if isinstance(url, str):
+            first = url.lstrip("/").split("?", 1)[0].split("/", 1)[0]
+            resource_type = first[:64] if first.isalpha() else None
+        record(access, f"{kind}-entry:{method or '?'}", resource_type, resource_id, status)

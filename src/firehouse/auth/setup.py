@@ -8,7 +8,7 @@ from typing import Any
 from firehouse.auth import devkeys
 from firehouse.auth.gate import Gate
 from firehouse.auth.jwks import JwksCache
-from firehouse.auth.tokens import TokenValidator
+from firehouse.auth.tokens import SAFE_ALGORITHMS, TokenValidator
 from firehouse.settings import Settings
 from firehouse.storage.base import Storage
 
@@ -17,6 +17,25 @@ log = logging.getLogger("firehouse.auth")
 
 class AuthSettingsError(ValueError):
     """``--auth smart`` is missing something it needs."""
+
+
+def prepare(settings: Settings) -> None:
+    """Check the auth settings once, before any worker starts, and create the
+    local development key then (so worker processes never race to create it)."""
+    if settings.auth != "smart":
+        return
+    unsafe = sorted(set(settings.auth_algorithms) - SAFE_ALGORITHMS)
+    if unsafe:
+        raise AuthSettingsError(
+            f"auth_algorithms: {', '.join(unsafe)} refused (asymmetric algorithms only)"
+        )
+    if settings.auth_jwks:
+        if not settings.auth_issuer or not settings.auth_audience:
+            raise AuthSettingsError(
+                "--auth smart with --auth-jwks needs --auth-issuer and --auth-audience"
+            )
+    else:
+        devkeys.load_or_create_key(devkeys.key_dir(settings))
 
 
 def build_gate(settings: Settings, storage: Storage) -> Gate:

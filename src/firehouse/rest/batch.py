@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from firehouse.auth import audit
 from firehouse.auth.guard import confine_search, entry_guard
 from firehouse.auth.policy import Access
 from firehouse.fhir import json as fhir_json
@@ -88,6 +89,12 @@ def _entry(result: EntryResult, base: str, preference: str, pretty: bool) -> dic
     return entry
 
 
+def _entry_status(result: EntryResult) -> int:
+    if result.error is not None:
+        return STATUS[result.error.category]
+    return int(_STATUS_LINE[result.outcome or "read"].split()[0])
+
+
 def response_bundle(
     kind: str, results: Sequence[EntryResult], base: str, preference: str, pretty: bool
 ) -> bytes:
@@ -122,6 +129,20 @@ async def batch(ctx: Context, request: Request) -> Response:
     limit = ctx.settings.max_bundle_entries
     kind, results = await run_in_threadpool(
         lambda: run_bundle(ctx.storage, bundle, hooks, max_entries=limit)
+    )
+    audit.bundle_entries(
+        access,
+        kind,
+        bundle.get("entry", []),
+        [
+            (
+                r.index,
+                r.method,
+                r.stored.id if r.stored is not None else None,
+                _entry_status(r),
+            )
+            for r in results
+        ],
     )
     body = response_bundle(kind, results, base, prefer_return(request), fmt.pretty)
     return Response(body, media_type=FHIR_JSON)
