@@ -304,3 +304,33 @@ def test_scope_table(
     for call in refused:
         method, url = call.split()
         assert_403(data.request(method, url, headers=headers))
+
+
+def test_conditional_create_cannot_fish_outside(data: TestClient, token: Token) -> None:
+    writer = {**token(WRITER, patient="p1"), **FHIR, "If-None-Exist": "code=2951-2"}
+    assert_403(data.post("/Observation", json=_obs("Patient/p1"), headers=writer))
+    # Without search permission a conditional create would still show the match.
+    creator = {**token("user/Observation.c"), **FHIR, "If-None-Exist": "code=2951-2"}
+    assert_403(data.post("/Observation", json=_obs("Patient/p1"), headers=creator))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/Observation?subject:Patient.name=Two",
+        "/Observation?subject.name=Two",  # no target type: could be any type
+        "/Observation?_has:Provenance:target:agent=x",
+        "/Observation?subject:Patient._has:Observation:subject:code=x",
+    ],
+)
+def test_chains_and_has_need_scopes_on_what_they_look_into(
+    data: TestClient, token: Token, query: str
+) -> None:
+    assert_403(data.get(query, headers=token("user/Observation.rs")))
+
+
+def test_chains_into_granted_types_work(data: TestClient, token: Token) -> None:
+    headers = token("user/Observation.rs user/Patient.rs")
+    response = data.get("/Observation?subject:Patient.name=Two", headers=headers)
+    assert response.status_code == 200
+    assert ids(response.json()) == {"Observation/o2"}

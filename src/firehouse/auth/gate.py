@@ -115,6 +115,13 @@ class Gate:
         if letter is not None:
             target = resource_type if interaction.level != "system" else None
             patient = access.confinement(target or "*", letter)
+            if interaction.code == "create" and "if-none-exist" in request.headers:
+                # A conditional create answers with the match it finds: a search.
+                patient = patient or access.confinement(target or "*", "s")
+                if patient is not None:
+                    raise forbidden(
+                        "conditional create is not available to a patient-confined token"
+                    )
             if patient is not None:
                 if interaction.code in _UNCONFINABLE:
                     raise forbidden(

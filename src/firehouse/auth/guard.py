@@ -122,6 +122,7 @@ def visible(access: Access, indexer: Indexer | None, resource_type: str, body: b
 __all__: Sequence[str] = (
     "ACTION_LETTER",
     "WriteGuard",
+    "check_search_reach",
     "confine_search",
     "entry_guard",
     "require_in_compartment",
@@ -142,3 +143,35 @@ def search_patients(access: Access | None, types: Sequence[str] | None) -> tuple
         return None
     # Mixed: confine all (a narrower answer, never a wider one).
     return tuple(sorted(p for p in patients if p is not None))
+
+
+def _reach(name: str) -> list[str | None]:
+    """Resource types a search parameter name looks into beyond its own type
+    (None: a chain whose target type is not named)."""
+    if name.startswith("_has:"):
+        parts = name.split(":")
+        if len(parts) < 4:
+            return []
+        return [parts[1], *_reach(":".join(parts[3:]))]
+    head, dot, tail = name.partition(".")
+    if not dot:
+        return []
+    _, colon, modifier = head.partition(":")
+    target = modifier if colon and modifier[:1].isupper() else None
+    return [target, *_reach(tail)]
+
+
+def check_search_reach(access: Access | None, names: Sequence[str]) -> None:
+    """Chains and ``_has`` filter by other resources' content; the token must be
+    allowed to search those types too, or the filter itself would leak them.
+
+    A chain without a target type (``subject.name``) may reach any type, so it
+    needs a scope covering every type; ``subject:Patient.name`` needs Patient.
+    """
+    if access is None:
+        return
+    for name in names:
+        for target in _reach(name):
+            if not access.may(target or "*", "s"):
+                what = target or "any resource type (name the target: subject:Patient.name)"
+                raise forbidden(f"the search parameter {name[:80]} looks into {what}")

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from firehouse.auth.guard import search_patients, visible
+from firehouse.auth.guard import check_search_reach, search_patients, visible
 from firehouse.auth.policy import Access
 from firehouse.errors import Category, FhirError, Issue, invalid
 from firehouse.fhir.bundle import Link, SearchEntry, search_bundle
@@ -113,6 +113,7 @@ async def _run(
     search = engine(ctx)
     params = await _params(request)
     access: Access | None = getattr(request.state, "access", None)
+    check_search_reach(access, [name for name, _ in params])
     search_request = SearchRequest(
         resource_types=types,
         params=tuple(params),
