@@ -334,3 +334,16 @@ def test_chains_into_granted_types_work(data: TestClient, token: Token) -> None:
     response = data.get("/Observation?subject:Patient.name=Two", headers=headers)
     assert response.status_code == 200
     assert ids(response.json()) == {"Observation/o2"}
+
+
+def test_instance_history_with_a_version_outside_is_refused(data: TestClient, token: Token) -> None:
+    admin = {**token(ADMIN), **FHIR}
+    # o2 was p2's; an administrator moves it to p1: its first version stays p2's.
+    moved = data.put("/Observation/o2", json=_obs("Patient/p1", "o2"), headers=admin)
+    assert moved.status_code == 200
+    reader = token(READ, patient="p1")
+    assert data.get("/Observation/o2", headers=reader).status_code == 200
+    assert_403(data.get("/Observation/o2/_history/1", headers=reader))
+    assert data.get("/Observation/o2/_history/2", headers=reader).status_code == 200
+    assert_403(data.get("/Observation/o2/_history", headers=reader))
+    assert data.get("/Observation/o1/_history", headers=reader).status_code == 200

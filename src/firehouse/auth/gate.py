@@ -28,7 +28,7 @@ from firehouse.auth import audit
 from firehouse.auth.guard import require_in_compartment
 from firehouse.auth.policy import CURRENT, Access, forbidden
 from firehouse.auth.tokens import TokenValidator, unauthorized
-from firehouse.storage.base import Storage
+from firehouse.storage.base import HistoryQuery, Storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +129,8 @@ class Gate:
                     )
                 if interaction.level == "instance" and resource_type is not None:
                     self._check_instance(access, patient, resource_type, params)
+                if interaction.code == "history-instance" and resource_type is not None:
+                    self._check_history(access, patient, resource_type, params.get("id", ""))
         return CURRENT.set(access)
 
     def _check_instance(
@@ -142,6 +144,20 @@ class Gate:
         if version is not None and version.isdigit() and len(version) < 10:
             found = self.storage.vread(resource_type, id, int(version))
             require_in_compartment(indexer, found, patient, access.local_base)
+
+    def _check_history(self, access: Access, patient: str, resource_type: str, id: str) -> None:
+        # Every version is shown, and an old one may have been someone else's
+        # (a resource moved between patients): all must be in the compartment.
+        cursor = None
+        while True:
+            page = self.storage.history(
+                HistoryQuery(resource_type, id, before_seq=cursor, count=500)
+            )
+            for version in page.entries:
+                require_in_compartment(self.storage.indexer, version, patient, access.local_base)
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     @staticmethod
     def release(token: contextvars.Token[Access | None] | None) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 ALL_LETTERS = "cruds"
 _V1 = {"read": "rs", "write": "cud", "*": ALL_LETTERS}
-_CLINICAL = re.compile(r"^(patient|user|system)/([A-Za-z]+|\*)\.([a-z*]+)$")
+_CLINICAL = re.compile(r"^(patient|user|system)/([A-Z][A-Za-z]*|\*)\.([a-z*]+)$")
 _V2_ORDER = re.compile(r"^c?r?u?d?s?$")
 
 
