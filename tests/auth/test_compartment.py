@@ -268,8 +268,9 @@ def test_scope_escalation_is_refused(data: TestClient, token: Token) -> None:
         _get("Patient/p1"),
         {"request": {"method": "POST", "url": "Observation"}, "resource": _obs("Patient/p1")},
     )
+    batch["entry"].append(_get("Observation?subject:Patient.name=Two"))
     entries = data.post("/", json=batch, headers=obs_read).json()["entry"]
-    assert [e["response"]["status"].split()[0] for e in entries] == ["200", "403", "403"]
+    assert [e["response"]["status"].split()[0] for e in entries] == ["200", "403", "403", "403"]
 
 
 @pytest.mark.parametrize(

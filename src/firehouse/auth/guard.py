@@ -99,10 +99,14 @@ def entry_guard(access: Access, storage: Storage) -> EntryGuard:
     return guard
 
 
-def confine_search(access: Access) -> Callable[[str], tuple[str, ...] | None]:
-    """For a search of one type: the patients its matches must belong to, or None."""
+def confine_search(
+    access: Access,
+) -> Callable[[str, Sequence[tuple[str, str]]], tuple[str, ...] | None]:
+    """For a search entry of one type: the patients its matches must belong to, or
+    None; refuses chains and ``_has`` into types the token cannot search."""
 
-    def confine(resource_type: str) -> tuple[str, ...] | None:
+    def confine(resource_type: str, params: Sequence[tuple[str, str]]) -> tuple[str, ...] | None:
+        check_search_reach(access, [name for name, _ in params])
         patient = access.confinement(resource_type, "s")
         return None if patient is None else (patient,)
 

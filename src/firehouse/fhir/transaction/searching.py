@@ -33,7 +33,7 @@ def engine_hooks(
     default_count: int = 20,
     max_count: int = 1000,
     strict: bool = False,
-    confine: Callable[[str], tuple[str, ...] | None] | None = None,
+    confine: Callable[[str, Params], tuple[str, ...] | None] | None = None,
 ) -> Hooks:
     """Hooks answering from ``engine``; ``base`` is the server's public base URL."""
 
@@ -50,7 +50,7 @@ def engine_hooks(
             max_count=max_count,
             strict=strict,
             # SMART patient context: search entries see only that compartment.
-            restrict_to_patients=confine(resource_type) if confine is not None else None,
+            restrict_to_patients=confine(resource_type, params) if confine is not None else None,
         )
         result = engine.search(request)
         parsed = result.parsed
