@@ -134,3 +134,27 @@ def test_sorting_uses_the_values_as_written(loaded: TestClient) -> None:
     # In canonical units 120 mm[Hg] (15998640) would come first.
     bundle = loaded.get("/Observation?code:text=ucum&_sort=-value-quantity&_count=3").json()
     assert [e["resource"]["id"] for e in bundle["entry"]] == ["w-g", "w-lb", "bp"]
+
+
+def test_composite_component_quantities_compare_in_canonical_units(loaded: TestClient) -> None:
+    pressure = {
+        "resourceType": "Observation",
+        "id": "bp-panel",
+        "status": "final",
+        "code": {"text": "ucum panel"},
+        "component": [
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                "valueQuantity": {"value": 120, "system": UCUM, "code": "mm[Hg]"},
+            },
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+                "valueQuantity": {"value": 80, "system": UCUM, "code": "mm[Hg]"},
+            },
+        ],
+    }
+    put(loaded, pressure)
+    systolic = "component-code-value-quantity=http://loinc.org|8480-6$"
+    assert ids(loaded, f"/Observation?{systolic}16|{UCUM}|kPa") == {"bp-panel"}
+    # 80 mm[Hg] (10.7 kPa) belongs to the diastolic component, not the systolic one.
+    assert ids(loaded, f"/Observation?{systolic}lt11|{UCUM}|kPa") == set()
