@@ -46,13 +46,17 @@ def total(
 
 
 def _extrapolated(conn: Connection, r: FromClause, where: list[ColumnElement[bool]]) -> int:
-    def key_at(offset: int, *, last: bool = False) -> int:
+    def key_at(offset: int, *, last: bool = False) -> int | None:
         order = r.c.key.desc() if last else r.c.key
         stmt = select(r.c.key).where(*where).order_by(order).offset(offset).limit(1)
-        return int(conn.execute(stmt).scalar_one())
+        found = conn.execute(stmt).scalar()
+        return None if found is None else int(found)
 
     first, last = key_at(0), key_at(0, last=True)
     nth = key_at(EXACT_UP_TO - 1)
+    if first is None or last is None or nth is None:
+        # Deleted by another writer between the statements: the sample is the best figure.
+        return EXACT_UP_TO
     # The matches after the sample are at least as many as their keys allow (≥ 1 each).
     spread = (last - first + 1) / (nth - first + 1)
     return max(EXACT_UP_TO + 1, round(EXACT_UP_TO * spread))
