@@ -35,3 +35,30 @@ def test_a_version_1_database_gets_the_state_history_and_keeps_its_state(tmp_pat
         assert again.version == 5
     finally:
         storage.close()
+
+
+def test_instance_history_has_its_own_index_after_migration_4(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        migrations.schema.schema_version.create(conn)
+        migrations.MIGRATIONS[0](conn)
+        conn.exec_driver_sql("DROP INDEX ix_history_type_id_seq")  # as a version 3 file had it
+        for number in (1, 2, 3):
+            if number > 1:
+                migrations.MIGRATIONS[number - 1](conn)
+            conn.execute(
+                migrations.schema.schema_version.insert().values(version=number, applied_at=0)
+            )
+    engine.dispose()
+    storage = open_storage(f"sqlite:///{path}")
+    try:
+        assert storage.migrate() == migrations.LATEST >= 4
+    finally:
+        storage.close()
+    with sqlite3.connect(path) as raw:
+        plan = raw.execute(
+            "EXPLAIN QUERY PLAN SELECT seq FROM resource_history"
+            " WHERE resource_type = 'Patient' AND id = 'p' ORDER BY seq DESC LIMIT 21"
+        ).fetchall()
+    assert "ix_history_type_id_seq" in " ".join(str(step) for step in plan)

@@ -60,6 +60,8 @@ resource_history = Table(
     Column("body", LargeBinary, nullable=True),
     UniqueConstraint("resource_type", "id", "version", name="uq_history_type_id_version"),
     Index("ix_history_type_seq", "resource_type", "seq"),
+    # One instance's history without walking every version of its type.
+    Index("ix_history_type_id_seq", "resource_type", "id", "seq"),
 )
 
 # Small key/value state of the server itself (for example the CORS policy).
