@@ -119,8 +119,10 @@ def update_in(
     """
     current = tx.current(resource_type, id)
     _check_if_match(current, if_match)
-    if current is not None and not current.deleted and current.body == stamp(
-        resource, id, current.version, current.last_updated
+    if (
+        current is not None
+        and not current.deleted
+        and current.body == stamp(resource, id, current.version, current.last_updated)
     ):
         return current, False
     created = current is None or current.deleted
