@@ -31,4 +31,15 @@ class Context:
         """The public base of the FHIR API, without a trailing slash."""
         if self.settings.base_url:
             return self.settings.base_url.rstrip("/")
-        return str(request.base_url).rstrip("/")
+        scope = request.scope
+        key = (scope.get("scheme"), request.headers.get("host"), scope.get("root_path", ""))
+        # Building a URL object per request cost ~2% of a read; there are few hosts.
+        cached = _BASES.get(key)
+        if cached is None:
+            cached = str(request.base_url).rstrip("/")
+            if len(_BASES) < 256:
+                _BASES[key] = cached
+        return cached
+
+
+_BASES: dict[tuple[Any, str | None, Any], str] = {}

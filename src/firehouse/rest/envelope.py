@@ -8,8 +8,8 @@ sent a sane one) that the server log also names.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,7 +34,7 @@ class FhirEnvelope:
                 request_id = value
                 break
         if not request_id:
-            request_id = uuid.uuid4().hex.encode()
+            request_id = os.urandom(16).hex().encode()
         started = False
 
         async def send_with_id(message: Message) -> None:
