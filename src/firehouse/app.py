@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from starlette.routing import Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from firehouse.admin import admin_routes
@@ -30,6 +29,7 @@ from firehouse.logs import configure_logging
 from firehouse.rest.context import Context
 from firehouse.rest.envelope import FhirEnvelope
 from firehouse.rest.errors import error_response
+from firehouse.rest.router import SegmentRouter
 from firehouse.rest.routes import fhir_routes
 from firehouse.search.engine import SearchEngine
 from firehouse.search.folder import load as load_search_parameters
@@ -97,7 +97,7 @@ def create_app(
             storage.close()
 
     admin = admin_routes(settings, storage, live if isinstance(live, LivePolicy) else None)
-    router = Router([*admin, *fhir_routes(ctx)], default=_no_route, lifespan=lifespan)
+    router = SegmentRouter([*admin, *fhir_routes(ctx)], default=_no_route, lifespan=lifespan)
     return CorsMiddleware(FhirEnvelope(router), live.get)
 
 

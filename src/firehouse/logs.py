@@ -14,3 +14,6 @@ FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=FORMAT)
+    # Audit records are not diagnostics: a quieter --log-level must not drop
+    # them (https://hl7.org/fhir/R4/security.html#audit).
+    logging.getLogger("firehouse.audit").setLevel(logging.INFO)
