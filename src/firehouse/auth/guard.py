@@ -123,6 +123,15 @@ def visible(access: Access, indexer: Indexer | None, resource_type: str, body: b
     return in_compartment(indexer, resource_type, fhir_json.loads(body), patient, access.local_base)
 
 
+def reveal_to(
+    access: Access | None, indexer: Indexer | None
+) -> Callable[[str, bytes], bool] | None:
+    """The include filter of a search made with ``access`` (None: everything shows)."""
+    if access is None:
+        return None
+    return lambda resource_type, body: visible(access, indexer, resource_type, body)
+
+
 __all__: Sequence[str] = (
     "ACTION_LETTER",
     "WriteGuard",
@@ -130,6 +139,7 @@ __all__: Sequence[str] = (
     "confine_search",
     "entry_guard",
     "require_in_compartment",
+    "reveal_to",
     "search_patients",
     "visible",
 )

@@ -6,7 +6,7 @@ of fifty resources costs no parsing at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +15,8 @@ import orjson
 
 from firehouse.fhir import json as fhir_json
 from firehouse.fhir.resource import format_instant, new_id
+from firehouse.search.engine import SearchResult
+from firehouse.search.shaping import shape
 from firehouse.storage.base import StoredVersion
 
 
@@ -83,6 +85,30 @@ class SearchEntry:
     id: str
     body: bytes
     mode: str  # match | include (https://hl7.org/fhir/R4/bundle-definitions.html#Bundle.entry.search.mode)
+
+
+def search_entries(
+    result: SearchResult, reveal: Callable[[str, bytes], bool] | None = None
+) -> list[SearchEntry]:
+    """A search's matches and includes as entries, shaped by ``_summary``/``_elements``.
+
+    ``reveal`` drops includes the caller may not see (SMART scopes): an
+    ``_include`` can reach types or patients the search itself could not.
+    """
+    parsed = result.parsed
+    included = result.included
+    if reveal is not None:
+        included = tuple(hit for hit in included if reveal(hit.resource_type, hit.body))
+    return [
+        SearchEntry(
+            hit.resource_type,
+            hit.id,
+            shape(hit.body, hit.resource_type, parsed.summary, parsed.elements),
+            mode,
+        )
+        for mode, hits in (("match", result.matches), ("include", included))
+        for hit in hits
+    ]
 
 
 def search_bundle(

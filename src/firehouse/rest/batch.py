@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from firehouse.auth import audit
-from firehouse.auth.guard import confine_search, entry_guard
+from firehouse.auth.guard import confine_search, entry_guard, reveal_to
 from firehouse.auth.policy import Access
 from firehouse.fhir import json as fhir_json
 from firehouse.fhir.outcome import information, operation_outcome
@@ -122,6 +122,7 @@ async def batch(ctx: Context, request: Request) -> Response:
             max_count=ctx.settings.max_page_size,
             strict=strict(request),
             confine=confine_search(access) if access is not None else None,
+            reveal=reveal_to(access, ctx.storage.indexer),
         )
     if access is not None:
         # Each entry is authorised as the interaction it stands for (issue 7).

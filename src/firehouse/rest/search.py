@@ -16,10 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from firehouse.auth.guard import check_search_reach, search_patients, visible
+from firehouse.auth.guard import check_search_reach, reveal_to, search_patients
 from firehouse.auth.policy import Access
 from firehouse.errors import Category, FhirError, Issue, invalid
-from firehouse.fhir.bundle import Link, SearchEntry, search_bundle
+from firehouse.fhir.bundle import Link, search_bundle, search_entries
 from firehouse.fhir.service import require_id, require_type
 from firehouse.rest.context import Context
 from firehouse.rest.media import FHIR_JSON, response_format
@@ -27,7 +27,6 @@ from firehouse.rest.paging import page_url
 from firehouse.search.compartment import compartment_types
 from firehouse.search.engine import SearchEngine, SearchRequest, SearchResult
 from firehouse.search.query import CURSOR
-from firehouse.search.shaping import shape
 
 _FORM = "application/x-www-form-urlencoded"
 _MAX_FORM = 64 * 1024
@@ -76,27 +75,11 @@ def _links(base: str, path: str, result: SearchResult, cursor: str | None) -> li
 def _respond(ctx: Context, request: Request, path: str, result: SearchResult) -> Response:
     fmt = response_format(request)
     base = ctx.base_url(request)
-    parsed = result.parsed
     access: Access | None = getattr(request.state, "access", None)
-    included = result.included
-    if access is not None:
-        # Includes may reach types or patients the token does not cover (SMART scopes).
-        indexer = ctx.storage.indexer
-        included = tuple(h for h in included if visible(access, indexer, h.resource_type, h.body))
-    entries = [
-        SearchEntry(
-            hit.resource_type,
-            hit.id,
-            shape(hit.body, hit.resource_type, parsed.summary, parsed.elements),
-            mode,
-        )
-        for mode, hits in (("match", result.matches), ("include", included))
-        for hit in hits
-    ]
     body = search_bundle(
         base,
-        entries,
-        _links(base, path, result, parsed.cursor),
+        search_entries(result, reveal_to(access, ctx.storage.indexer)),
+        _links(base, path, result, result.parsed.cursor),
         pretty=fmt.pretty,
         total=result.total,
     )

@@ -17,12 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from firehouse.fhir.bundle import Link, SearchEntry, search_bundle
+from firehouse.fhir.bundle import Link, search_bundle, search_entries
 from firehouse.fhir.transaction.entries import Params
 from firehouse.fhir.transaction.execute import Hooks
 from firehouse.search.engine import SearchEngine, SearchRequest
 from firehouse.search.query import CURSOR
-from firehouse.search.shaping import shape
 from firehouse.storage.base import Transaction
 
 
@@ -34,6 +33,7 @@ def engine_hooks(
     max_count: int = 1000,
     strict: bool = False,
     confine: Callable[[str, Params], tuple[str, ...] | None] | None = None,
+    reveal: Callable[[str, bytes], bool] | None = None,
 ) -> Hooks:
     """Hooks answering from ``engine``; ``base`` is the server's public base URL."""
 
@@ -53,18 +53,8 @@ def engine_hooks(
             restrict_to_patients=confine(resource_type, params) if confine is not None else None,
         )
         result = engine.search(request)
-        parsed = result.parsed
-        entries = [
-            SearchEntry(
-                hit.resource_type,
-                hit.id,
-                shape(hit.body, hit.resource_type, parsed.summary, parsed.elements),
-                mode,
-            )
-            for mode, hits in (("match", result.matches), ("include", result.included))
-            for hit in hits
-        ]
-        applied = [*result.applied, ("_count", str(parsed.count))]
+        entries = search_entries(result, reveal)
+        applied = [*result.applied, ("_count", str(result.parsed.count))]
         links = [Link("self", f"{base}/{resource_type}?{urlencode(applied)}")]
         if result.next_cursor is not None:
             following = urlencode([*applied, (CURSOR, result.next_cursor)])
