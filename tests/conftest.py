@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -25,3 +26,12 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(settings), base_url="http://fhir.test") as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Debian Chromium for the whole run (playwright allows one sync driver)."""
+    from tests.support.browser import chromium
+
+    with chromium() as launched:
+        yield launched

@@ -13,8 +13,6 @@ browser context, so cookies and the preflight cache never leak between tests.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,52 +24,11 @@ from firehouse.cors.policy import CorsPolicy, parse_policy
 from tests.browser.servers import RecordingProxy, StaticSite
 from tests.support.server import ServerProcess, start_server
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 15_000
 PAGES = Path(__file__).parent / "pages"
 SPA = Path(__file__).parents[2] / "examples" / "spa"
 # What a page reads from a response; CORS hides all but the exposed ones.
 READ = ["Location", "ETag", "Last-Modified", "Content-Type", "X-Request-Id", "Allow"]
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _unavailable(reason: str) -> None:
-    if _in_ci():
-        pytest.fail(f"browser tests cannot run under CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        _unavailable("Debian's chromium is not installed (./dev test installs it with apt-get)")
-    assert path is not None
-    return path
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path: str) -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -e '.[test]')")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS, timeout=60_000
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
