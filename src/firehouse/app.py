@@ -18,7 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from firehouse.admin import admin_routes
-from firehouse.auth.guard import WriteGuard
+from firehouse.auth.guard import compartment_write_check
 from firehouse.auth.setup import build_gate
 from firehouse.cors.live import LivePolicy, PolicySource
 from firehouse.cors.middleware import CorsMiddleware
@@ -74,9 +74,8 @@ def create_app(
     search_registry = install_search(
         storage, load_search_parameters(settings.search_parameters_dir)
     )
-    if storage.indexer is not None:
-        # Every write passes the SMART patient-compartment check (firehouse.auth.guard).
-        storage.indexer = WriteGuard(storage.indexer)
+    # Every write passes the SMART patient-compartment check (firehouse.auth.guard).
+    storage.write_check = compartment_write_check(storage.indexer)
     ctx = Context(
         settings=settings,
         storage=storage,

@@ -8,7 +8,7 @@ What each interaction needs (https://hl7.org/fhir/smart-app-launch/scopes-and-la
 - for a ``patient/`` grant, the patient compartment: an instance interaction's
   existing resource (and a vread's version) must be in it; searches are
   restricted with ``SearchRequest.restrict_to_patients``; writes are checked by
-  :class:`~firehouse.auth.guard.WriteGuard`; batch/transaction entries by
+  :func:`~firehouse.auth.guard.compartment_write_check`; batch/transaction entries by
   :func:`~firehouse.auth.guard.entry_guard`. Type and system history and
   conditional update/delete cannot be confined cheaply and are refused.
 

@@ -1,10 +1,11 @@
 """Compartment checks below the REST layer: every write, every Bundle entry.
 
 A ``patient/`` token may only write resources in its patient's compartment.
-The check sits in the index extraction every write runs inside its storage
-transaction (:class:`WriteGuard`), so create, update, patch, conditional
-writes and batch/transaction entries are all covered by one check, and a
-refused write rolls back whole. Bundle entries are also checked one by one
+The check is the storage's write check, run inside every write's
+transaction on both the replaced and the new version
+(:func:`compartment_write_check`), so create, update, patch, delete,
+conditional writes and batch/transaction entries are all covered by one
+check, and a refused write rolls back whole. Bundle entries are also checked one by one
 before they run (:func:`entry_guard`): their scope, and for entries that name
 an existing resource, that it is in the compartment.
 """
@@ -17,8 +18,7 @@ from typing import Any
 from firehouse.auth.compartment import in_compartment
 from firehouse.auth.policy import CURRENT, Access, forbidden
 from firehouse.fhir import json as fhir_json
-from firehouse.storage.base import Indexer, Storage, StoredVersion, Transaction
-from firehouse.storage.criteria import IndexRow
+from firehouse.storage.base import Indexer, Storage, StoredVersion, Transaction, WriteCheck
 
 # Bundle entry actions (fhir/transaction/plan.py) -> the permission they need.
 ACTION_LETTER = {
@@ -34,24 +34,36 @@ ACTION_LETTER = {
 }
 
 
-class WriteGuard:
-    """An index extractor that refuses writes outside the caller's compartment."""
+def compartment_write_check(indexer: Indexer | None) -> WriteCheck:
+    """The storage's write check for ``patient/`` tokens (``Storage.write_check``).
 
-    def __init__(self, inner: Indexer) -> None:
-        self.inner = inner
+    Both the version being replaced and the new resource must be in the
+    token's patient compartment: checked inside the write transaction, so a
+    resource moved to another patient meanwhile cannot be overwritten.
+    """
 
-    def rows(self, resource_type: str, resource: Mapping[str, Any]) -> Sequence[IndexRow]:
+    def check(
+        resource_type: str,
+        id: str,
+        previous: StoredVersion | None,
+        resource: Mapping[str, Any] | None,
+    ) -> None:
         access = CURRENT.get()
-        if access is not None:
-            patient = access.write_confinement(resource_type)
-            if patient is not None and not in_compartment(
-                self.inner, resource_type, resource, patient, access.local_base
-            ):
-                raise forbidden(
-                    f"a {resource_type} written with this token must be in the compartment "
-                    f"of Patient/{patient}"
-                )
-        return self.inner.rows(resource_type, resource)
+        if access is None:
+            return
+        patient = access.write_confinement(resource_type)
+        if patient is None:
+            return
+        require_in_compartment(indexer, previous, patient, access.local_base)
+        if resource is not None and not in_compartment(
+            indexer, resource_type, resource, patient, access.local_base
+        ):
+            raise forbidden(
+                f"a {resource_type} written with this token must be in the compartment "
+                f"of Patient/{patient}"
+            )
+
+    return check
 
 
 def stored_in_compartment(
@@ -88,7 +100,7 @@ def entry_guard(access: Access, storage: Storage) -> EntryGuard:
     ) -> None:
         patient = access.confinement(resource_type, ACTION_LETTER.get(action, "r"))
         if patient is None or id is None or action in ("create", "search"):
-            return  # creates are checked by the WriteGuard, searches are restricted
+            return  # creates are checked by the write check, searches are restricted
         indexer = storage.indexer
         current = tx.current(resource_type, id)
         require_in_compartment(indexer, current, patient, access.local_base)
@@ -134,8 +146,8 @@ def reveal_to(
 
 __all__: Sequence[str] = (
     "ACTION_LETTER",
-    "WriteGuard",
     "check_search_reach",
+    "compartment_write_check",
     "confine_search",
     "entry_guard",
     "require_in_compartment",

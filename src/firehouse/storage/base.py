@@ -86,6 +86,23 @@ class Indexer(Protocol):
     def rows(self, resource_type: str, resource: Mapping[str, Any]) -> Sequence[IndexRow]: ...
 
 
+class WriteCheck(Protocol):
+    """Vets a write inside its transaction, before anything is stored; raises to refuse.
+
+    Sees the version being replaced (None for a create) and the new resource
+    (None for a delete). Because it runs under the transaction's write lock,
+    nothing can change the resource between the check and the write.
+    """
+
+    def __call__(
+        self,
+        resource_type: str,
+        id: str,
+        previous: StoredVersion | None,
+        resource: Mapping[str, Any] | None,
+    ) -> None: ...
+
+
 class VersionConflict(Exception):
     """A write lost a race it could not see coming (retry is safe)."""
 
@@ -177,6 +194,8 @@ class Storage(abc.ABC):
 
     url: str
     indexer: Indexer | None = None
+    # Wired once like the indexer; SMART's patient compartment uses it (firehouse.auth.guard).
+    write_check: WriteCheck | None = None
 
     @abc.abstractmethod
     def migrate(self) -> int:

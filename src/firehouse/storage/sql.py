@@ -27,6 +27,7 @@ from firehouse.storage.base import (
     StoredVersion,
     Transaction,
     VersionConflict,
+    WriteCheck,
 )
 from firehouse.storage.criteria import (
     IncludeQuery,
@@ -133,9 +134,15 @@ def _select_current(
 
 
 class SqlTransaction(Transaction):
-    def __init__(self, conn: Connection, indexer: Indexer | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        indexer: Indexer | None = None,
+        write_check: WriteCheck | None = None,
+    ) -> None:
         self._conn = conn
         self._indexer = indexer
+        self._write_check = write_check
 
     @property
     def connection(self) -> Connection:
@@ -198,6 +205,8 @@ class SqlTransaction(Transaction):
         previous: StoredVersion | None,
         resource: Mapping[str, Any] | None = None,
     ) -> StoredVersion:
+        if self._write_check is not None:
+            self._write_check(resource_type, id, previous, resource)
         version, micros = self._next(previous)
         body = render(version, from_micros(micros))
         rows: Sequence[IndexRow] = ()
@@ -206,6 +215,8 @@ class SqlTransaction(Transaction):
         return self._store(resource_type, id, previous, version, micros, body, method, rows)
 
     def delete(self, resource_type: str, id: str, *, previous: StoredVersion) -> StoredVersion:
+        if self._write_check is not None:
+            self._write_check(resource_type, id, previous, None)
         version, micros = self._next(previous)
         return self._store(resource_type, id, previous, version, micros, None, "DELETE", ())
 
@@ -250,7 +261,7 @@ class SqlStorage(Storage):
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         with self._write_connection() as conn:
-            yield SqlTransaction(conn, self.indexer)
+            yield SqlTransaction(conn, self.indexer, self.write_check)
 
     def read(self, resource_type: str, id: str) -> StoredVersion | None:
         with self.engine.connect() as conn:
