@@ -74,7 +74,9 @@ _HISTORY_COLUMNS = (
 )
 
 
-def _current_from_row(row: AnyRow) -> StoredVersion:
+def _version_from_row(row: AnyRow) -> StoredVersion:
+    # The current-version table keeps no method; a deletion is the one it can tell.
+    method = row.method if "method" in row._fields else ("DELETE" if row.deleted else "PUT")
     return StoredVersion(
         resource_type=row.resource_type,
         id=row.id,
@@ -82,20 +84,9 @@ def _current_from_row(row: AnyRow) -> StoredVersion:
         last_updated=from_micros(row.last_updated),
         deleted=bool(row.deleted),
         body=row.body,
-        method="DELETE" if row.deleted else "PUT",
+        method=method,
     )
 
-
-def _history_from_row(row: AnyRow) -> StoredVersion:
-    return StoredVersion(
-        resource_type=row.resource_type,
-        id=row.id,
-        version=row.version,
-        last_updated=from_micros(row.last_updated),
-        deleted=bool(row.deleted),
-        body=row.body,
-        method=row.method,
-    )
 
 
 # The write path's statements are built once: building a Core statement per
@@ -130,7 +121,7 @@ def _select_current(
 ) -> StoredVersion | None:
     query = _SELECT_CURRENT_FOR_UPDATE if lock else _SELECT_CURRENT
     row = conn.execute(query, {"rtype": resource_type, "rid": id}).first()
-    return _current_from_row(row) if row is not None else None
+    return _version_from_row(row) if row is not None else None
 
 
 class SqlTransaction(Transaction):
@@ -275,7 +266,7 @@ class SqlStorage(Storage):
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return _history_from_row(row) if row is not None else None
+        return _version_from_row(row) if row is not None else None
 
     def history(self, query: HistoryQuery) -> HistoryPage:
         stmt = select(resource_history.c.seq, *_HISTORY_COLUMNS)
@@ -293,7 +284,7 @@ class SqlStorage(Storage):
         more = len(rows) > query.count
         rows = rows[: query.count]
         return HistoryPage(
-            entries=tuple(_history_from_row(r) for r in rows),
+            entries=tuple(_version_from_row(r) for r in rows),
             next_cursor=rows[-1].seq if more and rows else None,
         )
 
@@ -312,7 +303,7 @@ class SqlStorage(Storage):
         more = len(rows) > query.count
         rows = rows[: query.count]
         return ListPage(
-            entries=tuple(_current_from_row(r) for r in rows),
+            entries=tuple(_version_from_row(r) for r in rows),
             next_cursor=rows[-1].key if more and rows else None,
         )
 
