@@ -374,3 +374,21 @@ def test_patient_confinement_filters_matches_and_includes(loaded: TestClient) ->
         )
     finally:
         storage.close()
+
+
+def test_list_selects_what_a_list_points_at(loaded: TestClient) -> None:
+    put(
+        loaded,
+        {
+            "resourceType": "List",
+            "id": "favourites",
+            "status": "current",
+            "mode": "working",
+            "entry": [{"item": {"reference": "Patient/p1"}}, {"item": {"reference": "Patient/p3"}}],
+        },
+    )
+    assert ids(loaded, "/Patient?_list=favourites") == {"p1", "p3"}
+    assert ids(loaded, "/Patient?_list=favourites&gender=male") == {"p3"}
+    assert ids(loaded, "/Patient?_list=no-such-list") == set()
+    strict = loaded.get("/Patient?_list=favourites", headers={"Prefer": "handling=strict"})
+    assert strict.status_code == 200

@@ -3,7 +3,8 @@
 https://hl7.org/fhir/R4/search.html: commas are OR (#combining), repeated
 parameters AND; ``:missing`` (#modifiers), ``:not`` (token), ``:[type]`` and
 ``:identifier`` (reference), chaining over several levels (#chaining),
-``_has`` (#has), composites (#composite), ``_id`` and ``_lastUpdated`` on the
+``_has`` (#has) and ``_list`` (#list, as the reverse chain it is), composites
+(#composite), ``_id`` and ``_lastUpdated`` on the
 resource row. Unknown parameters are collected for the caller to ignore
 (lenient) or refuse (strict, #errors); a value that does not parse is always
 a 400 naming the parameter.
@@ -198,6 +199,10 @@ def clause_criteria(
         raise invalid(f"'{name}': chains may be at most {MAX_CHAIN} links long", name)
     if name.startswith("_has:"):
         return _has(name, resource_type, clause.value, ctx, depth)
+    if name == "_list":
+        # https://hl7.org/fhir/R4/search.html#list: the resources a List's entries
+        # point at, i.e. those that List's ``item`` references (a reverse chain).
+        return _has("_has:List:item:_id", resource_type, clause.value, ctx, depth)
     head, dot, rest = name.partition(".")
     code, _, modifier_text = head.partition(":")
     modifier = modifier_text or None
