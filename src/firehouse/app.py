@@ -81,7 +81,6 @@ def create_app(
         storage=storage,
         service=ResourceService(storage),
         cors_enabled=lambda: live.get().enabled,
-        extra={},
         search=SearchEngine(storage, search_registry.current),
         gate=build_gate(settings, storage),
     )

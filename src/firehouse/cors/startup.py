@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from firehouse.cors.policy import CorsPolicy, parse_policy
 from firehouse.settings import Settings
 
 # Setting name in firehouse.settings -> JSON setting name of shared/spec/cors.md.
@@ -26,13 +25,3 @@ def given_cors_settings(settings: Settings) -> dict[str, Any]:
             value = getattr(settings, name)
             given[json_name] = list(value) if isinstance(value, tuple) else value
     return given
-
-
-def policy_from_settings(settings: Settings) -> CorsPolicy:
-    """The whole policy the settings describe; raises InvalidPolicy naming every problem."""
-    data: dict[str, Any] = {}
-    for name, json_name in JSON_NAMES.items():
-        value = getattr(settings, name)
-        if value is not None:
-            data[json_name] = list(value) if isinstance(value, tuple) else value
-    return parse_policy(data)

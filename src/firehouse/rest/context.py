@@ -22,7 +22,6 @@ class Context:
     service: ResourceService
     # Whether cross-origin access is configured right now (CapabilityStatement).
     cors_enabled: Callable[[], bool]
-    extra: dict[str, Any]
     search: SearchEngine | None = None
     # Authentication and authorisation of every FHIR request (firehouse.auth.gate).
     gate: Gate | None = None

@@ -17,7 +17,8 @@ from firehouse.fhir.bundle import Link, history_bundle
 from firehouse.fhir.service import require_type
 from firehouse.rest.context import Context
 from firehouse.rest.media import FHIR_JSON, response_format
-from firehouse.rest.paging import CURSOR, cursor, page_size, page_url
+from firehouse.rest.paging import cursor, page_size, page_url
+from firehouse.search.query import CURSOR
 from firehouse.storage.base import HistoryQuery
 
 

@@ -8,8 +8,7 @@ from starlette.requests import Request
 
 from firehouse.errors import invalid
 from firehouse.rest.context import Context
-
-CURSOR = "_cursor"
+from firehouse.search.query import CURSOR
 
 
 def page_size(ctx: Context, request: Request) -> int:

@@ -45,6 +45,11 @@ class Dispatch:
         if "GET" in self.handlers:
             self.handlers.setdefault("HEAD", self.handlers["GET"])
         self.allow = ", ".join(sorted(self.handlers))
+        # Which interaction each method is decides what a caller needs (auth.gate).
+        self.interactions = {
+            method: interaction_of(handler.__module__, handler.__name__)
+            for method, handler in self.handlers.items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -56,7 +61,7 @@ class Dispatch:
         admitted = None
         try:
             if handler is not None and gate is not None:
-                interaction = interaction_of(handler.__module__, handler.__name__)
+                interaction = self.interactions[request.method]
                 admitted = gate.admit(
                     request, interaction, request.path_params, self.ctx.base_url(request)
                 )

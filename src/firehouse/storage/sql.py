@@ -88,7 +88,6 @@ def _version_from_row(row: AnyRow) -> StoredVersion:
     )
 
 
-
 # The write path's statements are built once: building a Core statement per
 # call cost ~27 us of its ~36 us (BENCHMARKS.md), and a write runs about ten.
 _SELECT_CURRENT = select(*_CURRENT_COLUMNS).where(
